@@ -1,0 +1,71 @@
+#include "common/ip.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <charconv>
+
+namespace uplink {
+
+Result<IpAddress> IpAddress::parse(std::string_view text) {
+  std::string s(text);
+  IpAddress a;
+  if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
+    a.family = AF_INET;
+    return a;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
+    a.family = AF_INET6;
+    return a;
+  }
+  return make_error("invalid IP address '" + s + "'");
+}
+
+bool IpAddress::is_v4() const { return family == AF_INET; }
+bool IpAddress::is_v6() const { return family == AF_INET6; }
+
+std::string IpAddress::to_string() const {
+  if (!valid()) return "";
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(family, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+Result<IpPrefix> IpPrefix::parse(std::string_view text) {
+  auto slash = text.find('/');
+  auto addr = IpAddress::parse(text.substr(0, slash));
+  if (!addr) return make_error("invalid prefix '" + std::string(text) + "': " + addr.error().message);
+  IpPrefix p;
+  p.addr = *addr;
+  int max = addr->is_v4() ? 32 : 128;
+  if (slash == std::string_view::npos) {
+    p.length = max;
+    return p;
+  }
+  auto len = text.substr(slash + 1);
+  int n = -1;
+  auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+  if (ec != std::errc() || ptr != len.data() + len.size() || n < 0 || n > max) {
+    return make_error("invalid prefix '" + std::string(text) + "': length must be 0.." + std::to_string(max));
+  }
+  p.length = n;
+  for (int bit = n; bit < max; ++bit) {
+    if (p.addr.bytes[bit / 8] & (0x80 >> (bit % 8))) {
+      return make_error("invalid prefix '" + std::string(text) + "': host bits set (did you mean a network address?)");
+    }
+  }
+  return p;
+}
+
+bool IpPrefix::contains(const IpAddress& a) const {
+  if (a.family != addr.family) return false;
+  for (int bit = 0; bit < length; ++bit) {
+    uint8_t m = 0x80 >> (bit % 8);
+    if ((a.bytes[bit / 8] & m) != (addr.bytes[bit / 8] & m)) return false;
+  }
+  return true;
+}
+
+std::string IpPrefix::to_string() const { return addr.to_string() + "/" + std::to_string(length); }
+
+}  // namespace uplink

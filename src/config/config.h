@@ -1,0 +1,147 @@
+#pragma once
+// The typed configuration (ARCHITECTURE.md §3). Defaults live here, in one
+// place, and are documented in README "Configuration reference".
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ip.h"
+
+namespace uplink {
+
+using namespace std::chrono_literals;
+
+enum class LinkKind { ethernet, broadband, cellular, wireguard };
+enum class ProbeMethod { icmp, udp, tcp, dns, http };
+enum class PolicyMode { failover, balance, quality };
+enum class LastResort { unreachable, blackhole, main };
+
+struct ProbeTarget {
+  IpAddress address;
+  uint16_t port = 0;     // udp/tcp/dns/http: "203.0.113.1:7" (0 = method default)
+  std::string original;  // as written, for messages and write-back
+};
+
+struct ProbeConfig {
+  ProbeMethod method = ProbeMethod::icmp;
+  std::vector<ProbeTarget> targets;  // required, at least one
+  int reliability = 1;               // targets that must answer for a round to pass (<= targets)
+  Duration interval = 1s;            // steady state (metered links: 5s default)
+  Duration fast_interval = 100ms;    // while a change is being confirmed
+  std::optional<Duration> timeout;   // nullopt = "auto" (srtt + 4*rttvar, clamped)
+  int down_after = 3;
+  int up_after = 5;
+  std::string http_path = "/";       // http only
+  std::string dns_name = ".";        // dns only: name queried (type NS)
+};
+
+// up <-> degraded thresholds. A link degrades when a measure exceeds max_*,
+// and recovers when it drops below max_* * recover_ratio (hysteresis).
+struct QualityConfig {
+  std::optional<Duration> max_latency;
+  std::optional<double> max_loss;   // percent
+  std::optional<Duration> max_jitter;
+  double recover_ratio = 0.7;
+};
+
+struct LinkConfig {
+  std::string name;
+  LinkKind kind = LinkKind::ethernet;
+  std::string interface;
+  std::optional<IpAddress> gateway;  // else learned (kernel route, bearer)
+  bool metered = false;              // cellular defaults to true
+  bool enabled = true;               // administrative state (uplinkctl link enable/disable)
+  uint32_t table = 0;                // routing table; 0 in the file = auto (100 + index), always set after load
+  uint32_t fwmark = 0;               // mark for this link's flows and probes; auto like table
+  ProbeConfig probe;
+  std::optional<QualityConfig> quality;
+  // cellular
+  std::string modem;                 // "imei:...", "any", "index:N", "port:NAME"
+  std::string apn;
+  int sim_slot = 0;                  // 0 = leave as is
+  std::vector<IpPrefix> private_routes;
+};
+
+struct PolicyMember {
+  std::string link;
+  int tier = 1;
+  int weight = 1;
+};
+
+struct PolicyConfig {
+  std::string name;
+  PolicyMode mode = PolicyMode::failover;
+  std::vector<PolicyMember> members;
+  LastResort last_resort = LastResort::unreachable;
+};
+
+struct PortRange {
+  uint16_t first = 0, last = 0;
+};
+
+struct RuleConfig {
+  std::string name;
+  std::optional<IpPrefix> source;
+  std::optional<IpPrefix> destination;
+  std::optional<std::string> protocol;       // "tcp" | "udp" | "icmp" | "icmpv6"
+  std::vector<PortRange> source_ports;       // needs tcp/udp
+  std::vector<PortRange> destination_ports;  // needs tcp/udp
+  std::optional<std::string> input_interface;
+  bool local = false;                        // match router-originated traffic
+  std::string policy;
+  std::optional<Duration> sticky;            // keep a flow on its link while it stays usable
+  bool is_catch_all() const {
+    return !source && !destination && !protocol && source_ports.empty() && destination_ports.empty() &&
+           !input_interface && !local;
+  }
+};
+
+struct DaemonConfig {
+  std::string socket = "/run/uplinkd/control.sock";
+  std::string socket_group;          // optional: group allowed to use the socket
+  std::string state_dir = "/var/lib/uplinkd";
+  std::string hooks_dir = "/etc/uplinkd/hooks.d";
+  Duration hook_timeout = 10s;
+  std::string log_level = "info";
+  uint32_t table_base = 100;         // first auto table id
+  uint32_t fwmark_base = 0x100;      // first auto link mark (marks use mask fwmark_mask)
+  uint32_t fwmark_mask = 0xff00;
+  uint32_t rule_priority_base = 10000;  // ip rule priorities uplinkd owns: [base, base+999]
+};
+
+struct Config {
+  std::string path;                  // the file it came from ("" if built in memory)
+  DaemonConfig daemon;
+  std::map<std::string, LinkConfig> links;        // by name
+  std::vector<std::string> link_order;            // as written in the file
+  std::map<std::string, PolicyConfig> policies;
+  std::vector<std::string> policy_order;
+  std::vector<RuleConfig> rules;                  // in order; first match wins
+};
+
+// A configuration error at a position in a file: "FILE:LINE:COL: message".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string file, int line, int column, std::string message)
+      : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message),
+        file_(std::move(file)), line_(line), column_(column), message_(std::move(message)) {}
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }
+  int column() const { return column_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string file_;
+  int line_, column_;
+  std::string message_;
+};
+
+std::string_view to_string(LinkKind k);
+std::string_view to_string(ProbeMethod m);
+std::string_view to_string(PolicyMode m);
+std::string_view to_string(LastResort r);
+
+}  // namespace uplink
