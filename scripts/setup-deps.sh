@@ -16,7 +16,7 @@ PKGS=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libmosquitto-dev libsystemd-dev
   # runtime tools used by the lab and the scenario tests (never by the daemon)
-  iproute2 nftables conntrack iputils-ping procps psmisc
+  iproute2 nftables conntrack iputils-ping procps psmisc ethtool
   wireguard-go wireguard-tools mosquitto mosquitto-clients
   dbus python3-dbus python3-dbusmock modemmanager
 )

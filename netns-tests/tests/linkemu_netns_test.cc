@@ -1,0 +1,163 @@
+// linkemu through a real lab line (eth1): delay, jitter, loss, burst loss,
+// rate, blackhole and a change at run time, measured from router to core.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "probe_util.h"
+
+namespace uplink::lab {
+namespace {
+
+using namespace std::chrono_literals;
+
+class LinkemuLine : public LabTest {
+ protected:
+  void SetUp() override {
+    LabTest::SetUp();
+    ASSERT_TRUE(pin_line("eth1"));
+  }
+  nlohmann::json probe(int count, int interval_us, int wait_ms = 500) {
+    return lab::probe(lab(), "eth1", count, interval_us, wait_ms);
+  }
+};
+
+TEST_F(LinkemuLine, CleanLineIsFastAndLossless) {
+  auto j = probe(200, 1000);
+  EXPECT_EQ(received(j), 200);
+  // Bounds leave room for a loaded 2-core CI box; accuracy is the bench's job.
+  EXPECT_LT(j["rtt_ms"]["p50"].get<double>(), 1.0);
+  EXPECT_LT(j["rtt_ms"]["p95"].get<double>(), 10.0);
+}
+
+TEST_F(LinkemuLine, DelayAddsToTheRoundTrip) {
+  ASSERT_TRUE(fault("eth1", {"delay", "40"}));
+  auto j = probe(100, 2000);
+  EXPECT_EQ(received(j), 100);
+  EXPECT_GE(j["rtt_ms"]["min"].get<double>(), 40.0);
+  EXPECT_NEAR(j["rtt_ms"]["p50"].get<double>(), 40.0, 1.0);
+  EXPECT_LT(j["rtt_ms"]["p95"].get<double>(), 45.0);
+  // ping agrees (ICMP takes the same way).
+  auto p = exec("router", {"ping", "-c", "5", "-i", "0.05", "-I", "198.18.1.2", "203.0.113.2"});
+  EXPECT_NE(p.out.find("5 received"), std::string::npos) << p.out;
+}
+
+TEST_F(LinkemuLine, JitterSpreadsTheRoundTrip) {
+  ASSERT_TRUE(fault("eth1", {"delay", "30", "jitter", "10"}));
+  // 25 ms apart: the FIFO rarely holds a frame back, so the spread is the jitter's.
+  auto j = probe(200, 25000);
+  EXPECT_EQ(received(j), 200);
+  auto rtt = j["rtt_ms"];
+  EXPECT_GE(rtt["min"].get<double>(), 20.0);
+  EXPECT_LT(rtt["min"].get<double>(), 23.0);
+  EXPECT_GT(rtt["max"].get<double>(), 37.0);
+  EXPECT_LT(rtt["p95"].get<double>(), 42.0);
+  // Uniform +-10 ms: sd = 20/sqrt(12) = 5.8 ms.
+  EXPECT_NEAR(rtt["sd"].get<double>(), 5.8, 1.5);
+  EXPECT_EQ(j["reordered"].get<int>(), 0);
+}
+
+TEST_F(LinkemuLine, RandomLossOver2000Packets) {
+  ASSERT_TRUE(fault("eth1", {"loss", "10"}));
+  auto j = probe(2000, 250);
+  // Binomial(2000, 0.1): mean 200, sd 13.4; 4.5 sd either side.
+  int lost = 2000 - received(j);
+  EXPECT_GE(lost, 140);
+  EXPECT_LE(lost, 260);
+}
+
+double mean_run(const std::string& pattern) {
+  int lost = 0, runs = 0;
+  char prev = '.';
+  for (char c : pattern) {
+    if (c == 'x') {
+      ++lost;
+      if (prev != 'x') ++runs;
+    }
+    prev = c;
+  }
+  return runs ? static_cast<double>(lost) / runs : 0;
+}
+
+TEST_F(LinkemuLine, BurstLossClusters) {
+  ASSERT_TRUE(fault("eth1", {"loss", "10", "8"}));
+  auto j = probe(2000, 250);
+  int lost = 2000 - received(j);
+  // Bursty loss has a wide spread (about 50 frames sd at mean burst 8).
+  EXPECT_GE(lost, 50);
+  EXPECT_LE(lost, 400);
+  std::string pattern = j["pattern"];
+  EXPECT_GT(mean_run(pattern), 4.0) << pattern;
+  // Independent loss at the same rate does not cluster.
+  ASSERT_TRUE(fault("eth1", {"loss", "10"}));
+  auto k = probe(2000, 250);
+  EXPECT_LT(mean_run(k["pattern"]), 1.6);
+}
+
+TEST_F(LinkemuLine, RateLimitsThroughput) {
+  ASSERT_TRUE(fault("eth1", {"rate", "4000"}));
+  Child sink = lab().spawn("core", {bin_dir() + "/udp-sink", "--port", "5001"},
+                           (temp_dir() / "sink.json").string());
+  std::this_thread::sleep_for(200ms);
+  auto b = exec("router", {bin_dir() + "/udp-blast", "--target", "203.0.113.1", "--port", "5001", "--bind",
+                           "198.18.1.2", "--rate-kbit", "8000", "--size", "1000", "--duration-ms", "1500"});
+  ASSERT_TRUE(b.ok()) << b.err;
+  std::this_thread::sleep_for(300ms);  // the queue drains (100 ms worth at most)
+  sink.stop();
+  auto j = nlohmann::json::parse(sink.log(), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << sink.log();
+  auto s = j["sources"]["198.18.1.2"];
+  double secs = (s["last_ns"].get<double>() - s["first_ns"].get<double>()) / 1e9;
+  double kbit = (s["bytes"].get<double>() - 1000) * 8 / secs / 1000;
+  // The line counts whole frames: 1000 bytes of payload ride in 1042-byte frames.
+  double expected = 4000.0 * 1000 / 1042;
+  EXPECT_NEAR(kbit, expected, expected * 0.10);
+}
+
+TEST_F(LinkemuLine, BlackholeDropsEverythingUntilCleared) {
+  ASSERT_TRUE(fault("eth1", {"blackhole"}));
+  EXPECT_EQ(received(probe(20, 1000, 300)), 0);
+  // The access line itself stays up.
+  auto link = exec("router", {"cat", "/sys/class/net/eth1/operstate"});
+  EXPECT_EQ(link.out, "up\n");
+  ASSERT_TRUE(fault("eth1", {"clear"}));
+  EXPECT_EQ(received(probe(20, 1000)), 20);
+}
+
+double median_of(const nlohmann::json& rtts, size_t from, size_t to) {
+  std::vector<double> v;
+  for (size_t i = from; i < to && i < rtts.size(); ++i) v.push_back(rtts[i].get<double>());
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+TEST_F(LinkemuLine, ChangeAtRunTimeKeepsQueuedFrames) {
+  ASSERT_TRUE(fault("eth1", {"delay", "20"}));
+  // A 1.2 s train at 100/s; after 0.5 s the delay goes to 60 ms, after 0.9 s back to 5 ms.
+  std::string out_file = (temp_dir() / "probe.json").string();
+  Child train = lab().spawn("router",
+                            {bin_dir() + "/udp-probe", "--target", "203.0.113.1", "--bind", "198.18.1.2", "--count",
+                             "120", "--interval-us", "10000", "--wait-ms", "500", "--rtts"},
+                            out_file);
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(fault("eth1", {"delay", "60"}));
+  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(fault("eth1", {"delay", "5"}));
+  for (int i = 0; i < 300 && train.running(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_FALSE(train.running());
+  auto j = nlohmann::json::parse(train.log(), nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << train.log();
+  EXPECT_EQ(received(j), 120) << "a change dropped frames: " << j["pattern"];
+  auto rtts = j["rtts"];
+  EXPECT_NEAR(median_of(rtts, 5, 30), 20.0, 1.5);
+  EXPECT_NEAR(median_of(rtts, 65, 80), 60.0, 1.5);
+  EXPECT_NEAR(median_of(rtts, 105, 120), 5.0, 1.5);
+  EXPECT_EQ(j["reordered"].get<int>(), 0);
+}
+
+}  // namespace
+}  // namespace uplink::lab
