@@ -10,6 +10,8 @@ namespace uplink {
 Result<IpAddress> IpAddress::parse(std::string_view text) {
   std::string s(text);
   IpAddress a;
+  // inet_pton stops at a NUL: "1.2.3.4\0junk" must not pass as 1.2.3.4.
+  if (s.find('\0') != std::string::npos) return make_error("invalid IP address (contains a NUL character)");
   if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
     a.family = AF_INET;
     return a;

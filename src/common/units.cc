@@ -80,9 +80,10 @@ Result<uint64_t> parse_size(std::string_view text) {
       {"KiB", 1024.0},    {"MiB", 1048576.0},   {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
   for (const auto& [name, scale] : units) {
     if (unit == name) {
-      double b = n * scale;
-      if (b > 1.8e19) return make_error("size '" + std::string(text) + "' is too large");
-      return static_cast<uint64_t>(std::llround(b));
+      double b = std::round(n * scale);
+      // 2^64 itself is not representable; llround would overflow above 2^63.
+      if (b >= 18446744073709551616.0) return make_error("size '" + std::string(text) + "' is too large");
+      return static_cast<uint64_t>(b);
     }
   }
   if (unit.empty()) return make_error("invalid size '" + std::string(text) + "': missing unit (B, kB, MB, GB, KiB, MiB, GiB)");

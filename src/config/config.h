@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -23,6 +24,7 @@ struct ProbeTarget {
   IpAddress address;
   uint16_t port = 0;     // udp/tcp/dns/http: "203.0.113.1:7" (0 = method default)
   std::string original;  // as written, for messages and write-back
+  friend bool operator==(const ProbeTarget&, const ProbeTarget&) = default;
 };
 
 struct ProbeConfig {
@@ -36,6 +38,7 @@ struct ProbeConfig {
   int up_after = 5;
   std::string http_path = "/";       // http only
   std::string dns_name = ".";        // dns only: name queried (type NS)
+  friend bool operator==(const ProbeConfig&, const ProbeConfig&) = default;
 };
 
 // up <-> degraded thresholds. A link degrades when a measure exceeds max_*,
@@ -45,6 +48,7 @@ struct QualityConfig {
   std::optional<double> max_loss;   // percent
   std::optional<Duration> max_jitter;
   double recover_ratio = 0.7;
+  friend bool operator==(const QualityConfig&, const QualityConfig&) = default;
 };
 
 struct LinkConfig {
@@ -63,12 +67,14 @@ struct LinkConfig {
   std::string apn;
   int sim_slot = 0;                  // 0 = leave as is
   std::vector<IpPrefix> private_routes;
+  friend bool operator==(const LinkConfig&, const LinkConfig&) = default;
 };
 
 struct PolicyMember {
   std::string link;
   int tier = 1;
   int weight = 1;
+  friend bool operator==(const PolicyMember&, const PolicyMember&) = default;
 };
 
 struct PolicyConfig {
@@ -76,10 +82,12 @@ struct PolicyConfig {
   PolicyMode mode = PolicyMode::failover;
   std::vector<PolicyMember> members;
   LastResort last_resort = LastResort::unreachable;
+  friend bool operator==(const PolicyConfig&, const PolicyConfig&) = default;
 };
 
 struct PortRange {
   uint16_t first = 0, last = 0;
+  friend bool operator==(const PortRange&, const PortRange&) = default;
 };
 
 struct RuleConfig {
@@ -97,6 +105,7 @@ struct RuleConfig {
     return !source && !destination && !protocol && source_ports.empty() && destination_ports.empty() &&
            !input_interface && !local;
   }
+  friend bool operator==(const RuleConfig&, const RuleConfig&) = default;
 };
 
 struct DaemonConfig {
@@ -110,6 +119,7 @@ struct DaemonConfig {
   uint32_t fwmark_base = 0x100;      // first auto link mark (marks use mask fwmark_mask)
   uint32_t fwmark_mask = 0xff00;
   uint32_t rule_priority_base = 10000;  // ip rule priorities uplinkd owns: [base, base+999]
+  friend bool operator==(const DaemonConfig&, const DaemonConfig&) = default;
 };
 
 struct Config {
@@ -120,6 +130,7 @@ struct Config {
   std::map<std::string, PolicyConfig> policies;
   std::vector<std::string> policy_order;
   std::vector<RuleConfig> rules;                  // in order; first match wins
+  friend bool operator==(const Config&, const Config&) = default;
 };
 
 // A configuration error at a position in a file: "FILE:LINE:COL: message".
@@ -143,5 +154,19 @@ std::string_view to_string(LinkKind k);
 std::string_view to_string(ProbeMethod m);
 std::string_view to_string(PolicyMode m);
 std::string_view to_string(LastResort r);
+
+// The inverse of to_string(); nullopt for an unknown name.
+std::optional<LinkKind> parse_link_kind(std::string_view s);
+std::optional<ProbeMethod> parse_probe_method(std::string_view s);
+std::optional<PolicyMode> parse_policy_mode(std::string_view s);
+std::optional<LastResort> parse_last_resort(std::string_view s);
+// "a | b | c": the valid names, for error messages and --help.
+std::string valid_names_link_kind();
+std::string valid_names_probe_method();
+std::string valid_names_policy_mode();
+std::string valid_names_last_resort();
+
+// Port probed when a target names none: udp 7 (echo), tcp 80, dns 53, http 80; icmp 0.
+uint16_t default_probe_port(ProbeMethod m);
 
 }  // namespace uplink

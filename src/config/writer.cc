@@ -1,0 +1,180 @@
+#include "config/writer.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "common/units.h"
+
+namespace uplink {
+
+std::string toml_quote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string toml_float(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, ec == std::errc() ? end : buf);
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string toml_key(std::string_view k) {
+  bool bare = !k.empty();
+  for (char c : k) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) bare = false;
+  }
+  return bare ? std::string(k) : toml_quote(k);
+}
+
+namespace {
+
+std::string hex(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", v);
+  return buf;
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_quote(items[i]);
+  return out + "]";
+}
+
+std::string target_text(const ProbeTarget& t, ProbeMethod m) {
+  if (!t.original.empty()) return t.original;
+  std::string a = t.address.to_string();
+  if (t.port == 0 || t.port == default_probe_port(m)) return a;
+  return (t.address.is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(t.port);
+}
+
+std::string ports_text(const std::vector<PortRange>& ports) {
+  auto one = [](const PortRange& p) {
+    return p.first == p.last ? std::to_string(p.first)
+                             : "\"" + std::to_string(p.first) + "-" + std::to_string(p.last) + "\"";
+  };
+  if (ports.size() == 1) return one(ports[0]);
+  std::string out = "[";
+  for (size_t i = 0; i < ports.size(); ++i) out += (i ? ", " : "") + one(ports[i]);
+  return out + "]";
+}
+
+class Writer {
+ public:
+  void line(std::string_view key, const std::string& value) { out_ += std::string(key) + " = " + value + "\n"; }
+  void header(const std::string& h) { out_ += (out_.empty() ? "" : "\n") + h + "\n"; }
+  std::string& text() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string to_toml(const Config& c) {
+  Writer w;
+  w.text() = "# Effective configuration of uplinkd (defaults and automatic ids filled in).\n";
+  const DaemonConfig& d = c.daemon;
+  w.header("[daemon]");
+  w.line("socket", toml_quote(d.socket));
+  if (!d.socket_group.empty()) w.line("socket_group", toml_quote(d.socket_group));
+  w.line("state_dir", toml_quote(d.state_dir));
+  w.line("hooks_dir", toml_quote(d.hooks_dir));
+  w.line("hook_timeout", toml_quote(format_duration(d.hook_timeout)));
+  w.line("log_level", toml_quote(d.log_level));
+  w.line("table_base", std::to_string(d.table_base));
+  w.line("fwmark_base", hex(d.fwmark_base));
+  w.line("fwmark_mask", hex(d.fwmark_mask));
+  w.line("rule_priority_base", std::to_string(d.rule_priority_base));
+
+  for (const auto& name : c.link_order) {
+    const LinkConfig& l = c.links.at(name);
+    std::string h = "links." + toml_key(name);
+    w.header("[" + h + "]");
+    w.line("kind", toml_quote(to_string(l.kind)));
+    w.line("interface", toml_quote(l.interface));
+    if (l.gateway) w.line("gateway", toml_quote(l.gateway->to_string()));
+    w.line("metered", l.metered ? "true" : "false");
+    w.line("enabled", l.enabled ? "true" : "false");
+    w.line("table", std::to_string(l.table));
+    w.line("fwmark", hex(l.fwmark));
+    if (l.kind == LinkKind::cellular) {
+      w.line("modem", toml_quote(l.modem));
+      if (!l.apn.empty()) w.line("apn", toml_quote(l.apn));
+      w.line("sim_slot", std::to_string(l.sim_slot));
+      std::vector<std::string> routes;
+      for (const auto& p : l.private_routes) routes.push_back(p.to_string());
+      if (!routes.empty()) w.line("private_routes", quoted_list(routes));
+    }
+    const ProbeConfig& p = l.probe;
+    w.header("[" + h + ".probe]");
+    w.line("method", toml_quote(to_string(p.method)));
+    std::vector<std::string> targets;
+    for (const auto& t : p.targets) targets.push_back(target_text(t, p.method));
+    w.line("targets", quoted_list(targets));
+    w.line("reliability", std::to_string(p.reliability));
+    w.line("interval", toml_quote(format_duration(p.interval)));
+    w.line("fast_interval", toml_quote(format_duration(p.fast_interval)));
+    w.line("timeout", toml_quote(p.timeout ? format_duration(*p.timeout) : "auto"));
+    w.line("down_after", std::to_string(p.down_after));
+    w.line("up_after", std::to_string(p.up_after));
+    if (p.method == ProbeMethod::http) w.line("http_path", toml_quote(p.http_path));
+    if (p.method == ProbeMethod::dns) w.line("dns_name", toml_quote(p.dns_name));
+    if (l.quality) {
+      const QualityConfig& q = *l.quality;
+      w.header("[" + h + ".quality]");
+      if (q.max_latency) w.line("max_latency", toml_quote(format_duration(*q.max_latency)));
+      if (q.max_loss) w.line("max_loss", toml_float(*q.max_loss));
+      if (q.max_jitter) w.line("max_jitter", toml_quote(format_duration(*q.max_jitter)));
+      w.line("recover_ratio", toml_float(q.recover_ratio));
+    }
+  }
+
+  for (const auto& name : c.policy_order) {
+    const PolicyConfig& p = c.policies.at(name);
+    w.header("[policies." + toml_key(name) + "]");
+    w.line("mode", toml_quote(to_string(p.mode)));
+    std::string members = "[\n";
+    for (const auto& m : p.members) {
+      members += "  { link = " + toml_quote(m.link) + ", tier = " + std::to_string(m.tier) +
+                 ", weight = " + std::to_string(m.weight) + " },\n";
+    }
+    w.line("members", members + "]");
+    w.line("last_resort", toml_quote(to_string(p.last_resort)));
+  }
+
+  for (const auto& r : c.rules) {
+    w.header("[[rules]]");
+    w.line("name", toml_quote(r.name));
+    if (r.source) w.line("source", toml_quote(r.source->to_string()));
+    if (r.destination) w.line("destination", toml_quote(r.destination->to_string()));
+    if (r.protocol) w.line("protocol", toml_quote(*r.protocol));
+    if (!r.source_ports.empty()) w.line("source_port", ports_text(r.source_ports));
+    if (!r.destination_ports.empty()) w.line("destination_port", ports_text(r.destination_ports));
+    if (r.input_interface) w.line("input_interface", toml_quote(*r.input_interface));
+    if (r.local) w.line("local", "true");
+    w.line("policy", toml_quote(r.policy));
+    if (r.sticky) w.line("sticky", toml_quote(format_duration(*r.sticky)));
+  }
+  return w.text();
+}
+
+}  // namespace uplink
