@@ -31,7 +31,7 @@ struct ProbeConfig {
   ProbeMethod method = ProbeMethod::icmp;
   std::vector<ProbeTarget> targets;  // required, at least one
   int reliability = 1;               // targets that must answer for a round to pass (<= targets)
-  Duration interval = 1s;            // steady state (metered links: 5s default)
+  Duration interval = 1s;            // steady state (metered links probe one target per steady round)
   Duration fast_interval = 100ms;    // while a change is being confirmed
   std::optional<Duration> timeout;   // nullopt = "auto" (srtt + 4*rttvar, clamped)
   int down_after = 3;

@@ -443,7 +443,7 @@ class Loader {
                                        std::to_string(p.targets.size()) + ")");
       }
     }
-    p.interval = l.kind == LinkKind::cellular ? Duration(5s) : Duration(1s);
+    p.interval = 1s;  // metered links stay cheap by probing one target per steady round, not by a longer interval
     if (auto* n = t.get("interval")) p.interval = get_duration(*n, w("interval"));
     p.fast_interval = std::min<Duration>(100ms, p.interval);
     if (auto* n = t.get("fast_interval")) {
