@@ -1,0 +1,240 @@
+#include "net/desired_state.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <set>
+
+namespace uplink {
+
+namespace {
+
+std::string sanitize(const std::string& name) {
+  std::string s = name;
+  for (auto& c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  return s;
+}
+
+std::string hex8(uint32_t v) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+std::vector<std::string> ordered_links(const Config& config) {
+  std::vector<std::string> order = config.link_order;
+  for (const auto& [name, l] : config.links)
+    if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+  std::erase_if(order, [&](const std::string& n) { return !config.links.count(n); });
+  return order;
+}
+
+std::vector<std::string> ordered_policies(const Config& config) {
+  std::vector<std::string> order = config.policy_order;
+  for (const auto& [name, p] : config.policies)
+    if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+  std::erase_if(order, [&](const std::string& n) { return !config.policies.count(n); });
+  return order;
+}
+
+bool is_link_local_v6(const IpAddress& a) { return a.is_v6() && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
+
+std::string ports(const std::vector<PortRange>& ranges) {
+  std::string s;
+  for (const auto& r : ranges) {
+    if (!s.empty()) s += ", ";
+    s += std::to_string(r.first);
+    if (r.last != r.first) s += "-" + std::to_string(r.last);
+  }
+  return "{ " + s + " }";
+}
+
+// The match part of one [[rules]] entry in nft syntax ("" for the catch-all).
+std::string rule_match(const RuleConfig& r) {
+  std::vector<std::string> parts;
+  if (r.input_interface) parts.push_back("iifname \"" + *r.input_interface + "\"");
+  if (r.source) parts.push_back(std::string(r.source->addr.is_v4() ? "ip" : "ip6") + " saddr " + r.source->to_string());
+  if (r.destination)
+    parts.push_back(std::string(r.destination->addr.is_v4() ? "ip" : "ip6") + " daddr " + r.destination->to_string());
+  if (r.protocol) parts.push_back("meta l4proto " + (*r.protocol == "icmpv6" ? std::string("ipv6-icmp") : *r.protocol));
+  if (!r.source_ports.empty()) parts.push_back("th sport " + ports(r.source_ports));
+  if (!r.destination_ports.empty()) parts.push_back("th dport " + ports(r.destination_ports));
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : " ") + p;
+  return s;
+}
+
+// `meta mark set meta mark & ~mask | value`: touch only our bits.
+std::string set_meta_mark(const MarkLayout& m, uint32_t value) {
+  return "meta mark set meta mark & " + hex8(~m.mask) + " | " + hex8(value);
+}
+
+}  // namespace
+
+std::string policy_chain(const std::string& policy) { return "policy_" + sanitize(policy); }
+std::string link_chain(const std::string& link) { return "link_" + sanitize(link); }
+
+std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const PolicyDecision& decision) {
+  if (decision.active.empty()) {
+    switch (policy.last_resort) {
+      case LastResort::unreachable: return {"goto last_resort_unreachable"};
+      case LastResort::blackhole: return {"goto last_resort_blackhole"};
+      case LastResort::main: return {"return"};  // no mark: the main table decides
+    }
+  }
+  if (decision.active.size() == 1) return {"goto " + link_chain(decision.active.front().link)};
+  int total = 0;
+  for (const auto& m : decision.active) total += std::max(m.weight, 1);
+  std::string map;
+  int next = 0;
+  for (const auto& m : decision.active) {
+    int w = std::max(m.weight, 1);
+    std::string key = w == 1 ? std::to_string(next) : std::to_string(next) + "-" + std::to_string(next + w - 1);
+    map += (map.empty() ? "" : ", ") + key + " : goto " + link_chain(m.link);
+    next += w;
+  }
+  return {"numgen random mod " + std::to_string(total) + " vmap { " + map + " }"};
+}
+
+Result<void> validate_for_kernel(const Config& config) {
+  auto marks = MarkLayout::from_mask(config.daemon.fwmark_mask);
+  if (!marks) return marks.error();
+  auto links = ordered_links(config);
+  if (links.size() > kPriorityFromBase - kPriorityMarkBase)
+    return make_error("too many links (" + std::to_string(links.size()) + ") for the rule priority range");
+  if (uint64_t(config.daemon.rule_priority_base) + kPrioritySpan > 32766)
+    return make_error("daemon.rule_priority_base " + std::to_string(config.daemon.rule_priority_base) +
+                      " + 999 would reach the main table rule (32766)");
+  std::map<uint32_t, std::string> marks_seen, tables_seen;
+  for (const auto& name : links) {
+    const auto& l = config.links.at(name);
+    if (auto why = marks->check_link_mark(l.fwmark))
+      return make_error("link " + name + ": fwmark " + MarkLayout::hex(l.fwmark) + " " + *why);
+    if (auto [it, fresh] = marks_seen.emplace(l.fwmark, name); !fresh)
+      return make_error("link " + name + ": fwmark " + MarkLayout::hex(l.fwmark) + " already used by link " + it->second);
+    if (l.table == 0 || l.table == 253 || l.table == 254 || l.table == 255)
+      return make_error("link " + name + ": table " + std::to_string(l.table) + " is reserved by the kernel");
+    if (auto [it, fresh] = tables_seen.emplace(l.table, name); !fresh)
+      return make_error("link " + name + ": table " + std::to_string(l.table) + " already used by link " + it->second);
+  }
+  for (const auto& [pname, p] : config.policies)
+    for (const auto& m : p.members)
+      if (!config.links.count(m.link))
+        return make_error("policy " + pname + ": member " + m.link + " is not a link");
+  for (const auto& r : config.rules)
+    if (!config.policies.count(r.policy))
+      return make_error("rule " + r.name + ": policy " + r.policy + " does not exist");
+  return {};
+}
+
+Result<KernelState> build_kernel_state(const Config& config, const Decisions& decisions,
+                                       const InterfaceFactsMap& facts) {
+  if (auto ok = validate_for_kernel(config); !ok) return ok.error();
+  const auto marks = *MarkLayout::from_mask(config.daemon.fwmark_mask);
+  const uint32_t base = config.daemon.rule_priority_base;
+  const auto links = ordered_links(config);
+  KernelState ks;
+
+  // --- rules and routes
+  auto rule = [&](int family, uint32_t priority, uint32_t mark, RuleAction action, uint32_t table) -> Rule& {
+    Rule r;
+    r.family = family;
+    r.priority = base + priority;
+    r.fwmark = mark;
+    r.fwmask = mark ? marks.link_mask : 0;
+    r.action = action;
+    r.table = table;
+    return ks.rules.emplace_back(r);
+  };
+  for (int family : {AF_INET, AF_INET6}) {
+    rule(family, kPrioritySuppress, 0, RuleAction::lookup, kMainTable).suppress_prefixlen = 0;
+    rule(family, kPriorityUnreachable, marks.unreachable, RuleAction::unreachable, 0);
+    rule(family, kPriorityBlackhole, marks.blackhole, RuleAction::blackhole, 0);
+  }
+  for (size_t i = 0; i < links.size(); ++i) {
+    const auto& l = config.links.at(links[i]);
+    for (int family : {AF_INET, AF_INET6})
+      rule(family, kPriorityMarkBase + uint32_t(i), l.fwmark, RuleAction::lookup, l.table);
+    auto f = facts.find(l.interface);
+    if (f == facts.end() || f->second.ifindex == 0) continue;
+    bool has4 = false, has6 = false;
+    for (const auto& a : f->second.addresses) {
+      if (is_link_local_v6(a.addr)) continue;
+      (a.addr.is_v4() ? has4 : has6) = true;
+      rule(a.addr.family, kPriorityFromBase + uint32_t(i), 0, RuleAction::lookup, l.table).src =
+          IpPrefix{a.addr, a.addr.is_v4() ? 32 : 128};
+    }
+    for (int family : {AF_INET, AF_INET6}) {
+      if (!f->second.up) break;
+      std::optional<IpAddress> gw;
+      if (l.gateway && l.gateway->family == family) gw = l.gateway;
+      else gw = family == AF_INET ? f->second.gateway4 : f->second.gateway6;
+      if (!gw && !(family == AF_INET ? has4 : has6)) continue;
+      Route r;
+      r.family = family;
+      r.table = l.table;
+      r.dst.addr.family = family;
+      r.gateway = gw;
+      r.oif = f->second.ifindex;
+      ks.routes.push_back(r);
+    }
+  }
+  std::sort(ks.rules.begin(), ks.rules.end());
+  ks.rules.erase(std::unique(ks.rules.begin(), ks.rules.end()), ks.rules.end());
+
+  // --- nftables
+  std::string t = "table inet " + std::string(kNftTable) + " {\n";
+  auto chain = [&](const std::string& name, const std::vector<std::string>& lines) {
+    t += "\tchain " + name + " {\n";
+    for (const auto& l : lines) t += "\t\t" + l + "\n";
+    t += "\t}\n";
+  };
+  const std::string keep_ours = hex8(~marks.link_mask);  // ct mark: keep the sticky bit and others' bits
+  std::string restore_map, iif_map;
+  for (const auto& name : links) {
+    const auto& l = config.links.at(name);
+    // Classify into the link: packet mark for routing, ct mark so the flow stays.
+    chain(link_chain(name), {set_meta_mark(marks, l.fwmark),
+                             "ct mark set ct mark & " + keep_ours + " | " + hex8(l.fwmark)});
+    chain("restore_" + sanitize(name), {set_meta_mark(marks, l.fwmark)});
+    restore_map += (restore_map.empty() ? "" : ", ") + hex8(l.fwmark) + " : goto restore_" + sanitize(name);
+    iif_map += (iif_map.empty() ? "" : ", ") + ("\"" + l.interface + "\"") + " : goto " + link_chain(name);
+  }
+  chain("last_resort_unreachable", {set_meta_mark(marks, marks.unreachable)});
+  chain("last_resort_blackhole", {set_meta_mark(marks, marks.blackhole)});
+  for (const auto& pname : ordered_policies(config)) {
+    chain(policy_chain(pname), {});
+    auto d = decisions.find(pname);
+    ks.nft.chains[policy_chain(pname)] =
+        policy_chain_body(config.policies.at(pname), d == decisions.end() ? PolicyDecision{} : d->second);
+  }
+
+  std::vector<std::string> pre = {"type filter hook prerouting priority mangle; policy accept;"};
+  std::vector<std::string> out = {"type route hook output priority mangle; policy accept;",
+                                  // The socket chose its link (probes, tunnels with SO_MARK): leave it.
+                                  "meta mark & " + hex8(marks.link_mask) + " != 0 return"};
+  for (auto* c : {&pre, &out}) {
+    if (!restore_map.empty())
+      c->push_back("ct mark & " + hex8(marks.link_mask) + " vmap { " + restore_map + " }");
+    c->push_back("ct direction reply return");
+  }
+  // A flow that arrives from a WAN is answered through the same WAN.
+  if (!iif_map.empty()) pre.push_back("iifname vmap { " + iif_map + " }");
+  for (const auto& r : config.rules) {
+    std::string match = rule_match(r);
+    std::string line = match;
+    if (r.sticky) line += (line.empty() ? "" : " ") + ("ct mark set ct mark | " + hex8(marks.sticky_bit));
+    line += (line.empty() ? "" : " ") + ("goto " + policy_chain(r.policy));
+    line += " comment \"" + sanitize(r.name) + "\"";
+    if (r.is_catch_all() || !r.local) pre.push_back(line);
+    if (r.is_catch_all() || r.local) out.push_back(line);
+  }
+  chain("prerouting", pre);
+  chain("output", out);
+  t += "}\n";
+  ks.nft.skeleton = std::move(t);
+  return ks;
+}
+
+}  // namespace uplink

@@ -1,0 +1,62 @@
+#pragma once
+// Desired kernel state (pure): Config + policy decisions + what the kernel
+// told us about the interfaces -> every route, rule and nft object uplinkd owns.
+//
+// Layout (P = daemon.rule_priority_base, all rules for IPv4 and IPv6):
+//   P+0        lookup main suppress_prefixlength 0
+//              Marked traffic still reaches connected and specific routes
+//              (LAN, replies after de-NAT); only default routes come from
+//              the link tables.
+//   P+1, P+2   fwmark <unreachable>/<link bits> unreachable, fwmark <blackhole>/<link bits> blackhole
+//   P+100+i    fwmark <link i mark>/<link bits> lookup <link i table>
+//   P+500+i    from <each address of link i> lookup <link i table>
+// Table of link i: `default via <gateway> dev <if>` (gateway configured, else
+// learned: a default route on that interface in any table we do not own), or
+// `default dev <if>` when no gateway is known (right for point-to-point links
+// such as a cellular bearer; an Ethernet link without gateway relies on
+// proxy ARP). IPv4 only when a gateway or an IPv4 address is known, IPv6
+// likewise with a global address; no routes while the interface is down
+// (the kernel refuses them and flushes them itself; they come back with it).
+//
+// nftables (one table, `table inet uplinkd`): see nft_ruleset() below and
+// README.md for the chain layout and why each chain exists.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "net/kernel_state.h"
+#include "net/marks.h"
+#include "policy/decision.h"
+
+namespace uplink {
+
+// What the kernel told us about one interface.
+struct InterfaceFacts {
+  int ifindex = 0;                        // 0 = does not exist (no routes then)
+  bool up = false;                        // IFF_UP: the kernel refuses routes via a down device
+  std::vector<IpPrefix> addresses;        // address/prefix length, as configured on it
+  std::optional<IpAddress> gateway4{}, gateway6{};  // learned from default routes we do not own
+  bool operator==(const InterfaceFacts&) const = default;
+};
+using InterfaceFactsMap = std::map<std::string, InterfaceFacts>;  // by interface name
+
+inline constexpr uint32_t kPrioritySuppress = 0, kPriorityUnreachable = 1, kPriorityBlackhole = 2,
+                          kPriorityMarkBase = 100, kPriorityFromBase = 500, kPrioritySpan = 1000;
+inline constexpr uint32_t kMainTable = 254;
+
+// Checks everything that would make the kernel programming fail or be wrong
+// (mark collisions, priority range, unknown policies), with the object named.
+Result<void> validate_for_kernel(const Config& config);
+
+Result<KernelState> build_kernel_state(const Config& config, const Decisions& decisions,
+                                       const InterfaceFactsMap& facts);
+
+// Name of the nft chain of a policy / a link (identifiers sanitised to [A-Za-z0-9_]).
+std::string policy_chain(const std::string& policy);
+std::string link_chain(const std::string& link);
+// Rule lines of one policy chain (exposed for tests).
+std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const PolicyDecision& decision);
+
+}  // namespace uplink

@@ -1,0 +1,205 @@
+#include "net/desired_state.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include "net/testing/sample_config.h"
+
+namespace uplink {
+namespace {
+
+using testing::address;
+using testing::prefix;
+using testing::sample_config;
+
+InterfaceFactsMap sample_facts() {
+  InterfaceFactsMap f;
+  f["eth1"] = {.ifindex = 11, .up = true, .addresses = {{address("198.18.1.2"), 24}, {address("fe80::1"), 64}}};
+  f["eth2"] = {.ifindex = 12,
+               .up = true,
+               .addresses = {{address("198.18.2.2"), 24}, {address("2001:db8:2::2"), 64}},
+               .gateway4 = address("198.18.2.1"),
+               .gateway6 = address("fe80::2")};
+  f["wwan0"] = {.ifindex = 13, .up = true, .addresses = {{address("10.64.1.7"), 32}}};
+  return f;
+}
+
+Decisions sample_decisions() {
+  return {{"default", {{{"wan1", 3}, {"wan2", 1}}}}, {"cellular", {}}};
+}
+
+TEST(DesiredState, NftRulesetIsExact) {
+  auto ks = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok()) << ks.error().message;
+  EXPECT_EQ(ks->nft.render(), R"(table inet uplinkd {
+	chain link_wan1 {
+		meta mark set meta mark & 0xffff00ff | 0x00000100
+		ct mark set ct mark & 0xffff80ff | 0x00000100
+	}
+	chain restore_wan1 {
+		meta mark set meta mark & 0xffff00ff | 0x00000100
+	}
+	chain link_wan2 {
+		meta mark set meta mark & 0xffff00ff | 0x00000200
+		ct mark set ct mark & 0xffff80ff | 0x00000200
+	}
+	chain restore_wan2 {
+		meta mark set meta mark & 0xffff00ff | 0x00000200
+	}
+	chain link_cell1 {
+		meta mark set meta mark & 0xffff00ff | 0x00000300
+		ct mark set ct mark & 0xffff80ff | 0x00000300
+	}
+	chain restore_cell1 {
+		meta mark set meta mark & 0xffff00ff | 0x00000300
+	}
+	chain last_resort_unreachable {
+		meta mark set meta mark & 0xffff00ff | 0x00007f00
+	}
+	chain last_resort_blackhole {
+		meta mark set meta mark & 0xffff00ff | 0x00007e00
+	}
+	chain policy_default {
+		numgen random mod 4 vmap { 0-2 : goto link_wan1, 3 : goto link_wan2 }
+	}
+	chain policy_cellular {
+		goto last_resort_blackhole
+	}
+	chain prerouting {
+		type filter hook prerouting priority mangle; policy accept;
+		ct mark & 0x00007f00 vmap { 0x00000100 : goto restore_wan1, 0x00000200 : goto restore_wan2, 0x00000300 : goto restore_cell1 }
+		ct direction reply return
+		iifname vmap { "eth1" : goto link_wan1, "eth2" : goto link_wan2, "wwan0" : goto link_cell1 }
+		meta l4proto udp th dport { 5060, 10000-20000 } goto policy_cellular comment "voip"
+		ip saddr 192.168.50.0/24 ct mark set ct mark | 0x00008000 goto policy_default comment "lan"
+		goto policy_default comment "all"
+	}
+	chain output {
+		type route hook output priority mangle; policy accept;
+		meta mark & 0x00007f00 != 0 return
+		ct mark & 0x00007f00 vmap { 0x00000100 : goto restore_wan1, 0x00000200 : goto restore_wan2, 0x00000300 : goto restore_cell1 }
+		ct direction reply return
+		ip daddr 203.0.113.0/24 goto policy_cellular comment "router"
+		goto policy_default comment "all"
+	}
+}
+)");
+}
+
+TEST(DesiredState, PolicyChainBodies) {
+  PolicyConfig p;
+  p.last_resort = LastResort::unreachable;
+  EXPECT_EQ(policy_chain_body(p, {}), std::vector<std::string>{"goto last_resort_unreachable"});
+  p.last_resort = LastResort::main;
+  EXPECT_EQ(policy_chain_body(p, {}), std::vector<std::string>{"return"});
+  EXPECT_EQ(policy_chain_body(p, {{{"wan2", 5}}}), std::vector<std::string>{"goto link_wan2"});
+  EXPECT_EQ(policy_chain_body(p, {{{"a", 1}, {"b", 1}, {"c", 2}}}),
+            std::vector<std::string>{"numgen random mod 4 vmap { 0 : goto link_a, 1 : goto link_b, 2-3 : goto link_c }"});
+}
+
+TEST(DesiredState, OnlyThePolicyChainChangesWithADecision) {
+  auto a = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
+  auto d = sample_decisions();
+  d["default"] = {{{"cell1", 1}}};
+  auto b = build_kernel_state(sample_config(), d, sample_facts());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->nft.skeleton, b->nft.skeleton);
+  EXPECT_EQ(a->rules, b->rules);
+  EXPECT_EQ(a->routes, b->routes);
+  EXPECT_EQ(b->nft.chains.at("policy_default"), std::vector<std::string>{"goto link_cell1"});
+  EXPECT_EQ(a->nft.chains.at("policy_cellular"), b->nft.chains.at("policy_cellular"));
+}
+
+TEST(DesiredState, RoutesPerLinkTable) {
+  auto ks = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok());
+  std::vector<std::string> got;
+  for (const auto& r : ks->routes) got.push_back(r.to_string());
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "default via 198.18.1.1 oif 11 table 101",     // configured gateway
+                     "default via 198.18.2.1 oif 12 table 102",     // learned
+                     "-6 default via fe80::2 oif 12 table 102",     // learned (RA)
+                     "default oif 13 table 103",                    // point-to-point, no gateway
+                 }));
+}
+
+TEST(DesiredState, RulesInPriorityRange) {
+  auto ks = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok());
+  std::vector<std::string> v4;
+  for (const auto& r : ks->rules) {
+    EXPECT_GE(r.priority, 10000u);
+    EXPECT_LT(r.priority, 11000u);
+    if (r.family == AF_INET) v4.push_back(r.to_string());
+  }
+  EXPECT_EQ(v4, (std::vector<std::string>{
+                    "pref 10000 lookup 254 suppress_prefixlength 0",
+                    "pref 10001 fwmark 0x7f00/0x7f00 unreachable",
+                    "pref 10002 fwmark 0x7e00/0x7f00 blackhole",
+                    "pref 10100 fwmark 0x100/0x7f00 lookup 101",
+                    "pref 10101 fwmark 0x200/0x7f00 lookup 102",
+                    "pref 10102 fwmark 0x300/0x7f00 lookup 103",
+                    "pref 10500 from 198.18.1.2/32 lookup 101",
+                    "pref 10501 from 198.18.2.2/32 lookup 102",
+                    "pref 10502 from 10.64.1.7/32 lookup 103",
+                }));
+  // IPv6: the global address of eth2 gets a rule, link-local fe80::1 does not.
+  int from6 = 0;
+  for (const auto& r : ks->rules)
+    if (r.family == AF_INET6 && r.src) {
+      ++from6;
+      EXPECT_EQ(r.src->to_string(), "2001:db8:2::2/128");
+    }
+  EXPECT_EQ(from6, 1);
+}
+
+TEST(DesiredState, MissingInterfaceHasNoRoutesButKeepsItsMarkRule) {
+  auto facts = sample_facts();
+  facts.erase("wwan0");
+  auto ks = build_kernel_state(sample_config(), sample_decisions(), facts);
+  ASSERT_TRUE(ks.ok());
+  for (const auto& r : ks->routes) EXPECT_NE(r.table, 103u);
+  EXPECT_TRUE(std::any_of(ks->rules.begin(), ks->rules.end(), [](const Rule& r) { return r.table == 103 && r.fwmark == 0x300; }));
+}
+
+TEST(DesiredState, NoRoutesWhileTheInterfaceIsDown) {
+  auto facts = sample_facts();
+  facts["eth1"].up = false;
+  auto ks = build_kernel_state(sample_config(), sample_decisions(), facts);
+  ASSERT_TRUE(ks.ok());
+  for (const auto& r : ks->routes) EXPECT_NE(r.table, 101u);
+  // Its address rule stays: it is harmless and avoids churn on a flap.
+  EXPECT_TRUE(std::any_of(ks->rules.begin(), ks->rules.end(), [](const Rule& r) { return r.src && r.table == 101; }));
+}
+
+TEST(DesiredState, RejectsMarksThatCollide) {
+  auto c = sample_config();
+  c.links["wan2"].fwmark = 0x7f00;
+  auto r = validate_for_kernel(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("link wan2: fwmark 0x7f00 is reserved"), std::string::npos) << r.error().message;
+  c = sample_config();
+  c.links["wan2"].fwmark = 0x100;
+  r = validate_for_kernel(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("already used by link wan1"), std::string::npos) << r.error().message;
+  c = sample_config();
+  c.links["wan2"].fwmark = 0x8200;  // sticky bit
+  EXPECT_FALSE(validate_for_kernel(c).ok());
+  c = sample_config();
+  c.rules[0].policy = "nope";
+  EXPECT_FALSE(validate_for_kernel(c).ok());
+}
+
+TEST(MarkLayout, FromDefaultMask) {
+  auto m = MarkLayout::from_mask(0xff00);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->sticky_bit, 0x8000u);
+  EXPECT_EQ(m->link_mask, 0x7f00u);
+  EXPECT_EQ(m->unreachable, 0x7f00u);
+  EXPECT_EQ(m->blackhole, 0x7e00u);
+  EXPECT_FALSE(MarkLayout::from_mask(0x3).ok());
+}
+
+}  // namespace
+}  // namespace uplink

@@ -1,0 +1,75 @@
+#pragma once
+// Programmer: makes the kernel hold exactly the desired KernelState.
+//
+//   apply(desired)  fast path, on every decision: diff against what we last
+//                   programmed (no kernel read, no conntrack), write only the
+//                   difference: a policy change is one nft transaction that
+//                   rewrites one chain.
+//   sync()          slow path: read back what the kernel holds of ours (routes
+//                   and rules with rtm_protocol kOwnedProtocol, the nft table)
+//                   and repair it. On start (adopts what a crashed predecessor
+//                   left, removes the rest), after netlink says someone touched
+//                   routes or rules (debounced), periodically (nft has no
+//                   event here), and as the retry after a failure, with
+//                   exponential backoff.
+//   remove_all()    on stop: delete every route, rule and the nft table we own.
+#include <memory>
+#include <optional>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "net/kernel_state.h"
+#include "net/netlink.h"
+#include "net/nftables.h"
+
+namespace uplink {
+
+struct ProgrammerTuning {
+  Duration debounce = std::chrono::milliseconds(50);     // after a netlink event, before sync
+  Duration retry_min = std::chrono::milliseconds(100);   // first retry after a failure
+  Duration retry_max = std::chrono::seconds(30);
+  Duration verify_every = std::chrono::seconds(30);      // periodic sync (catches nft edits)
+};
+
+class Programmer {
+ public:
+  Programmer(Netlink& netlink, Nftables& nft, TimeSource& time, ProgrammerTuning tuning = {});
+  ~Programmer();
+
+  // Sets the desired state and writes the difference. On failure a retry (a
+  // full sync) is scheduled with backoff; the error is returned for the log.
+  Result<void> apply(const KernelState& desired);
+  // Reads the kernel back and repairs. Also re-arms the periodic verification.
+  Result<void> sync();
+  // Someone changed routes/rules: sync after the debounce delay.
+  void schedule_sync();
+  // Deletes everything we own (read back from the kernel, so also what a
+  // predecessor left) and stops all timers.
+  Result<void> remove_all();
+
+  const std::optional<KernelState>& desired() const { return desired_; }
+  int syncs() const { return syncs_; }
+  bool retry_pending() const { return retry_timer_->armed(); }
+
+ private:
+  Result<void> write_diff(const KernelState& from, const KernelState& to);
+  Result<void> write_nft(const NftState& from, const NftState& to);
+  Result<KernelState> read_back();
+  void on_failure(const Error& e);
+
+  Netlink& netlink_;
+  Nftables& nft_;
+  TimeSource& time_;
+  ProgrammerTuning tuning_;
+  std::optional<KernelState> desired_;
+  std::optional<KernelState> applied_;  // what the kernel holds, as far as we know; nullopt = unknown
+  std::optional<std::string> nft_listing_;  // `list table` right after our last full load
+  Duration backoff_{};
+  int syncs_ = 0;
+  std::unique_ptr<Timer> retry_timer_, debounce_timer_, verify_timer_;
+};
+
+// The nft script that replaces uplinkd's table atomically (also when absent).
+std::string nft_full_load(const NftState& state);
+
+}  // namespace uplink

@@ -1,0 +1,162 @@
+#include "policy/policy_engine.h"
+
+#include <gtest/gtest.h>
+
+namespace uplink {
+namespace {
+
+using namespace std::chrono_literals;
+
+LinkQuality q(double latency, double loss = 0) { return {latency, 0.0, loss}; }
+
+Config make_config(PolicyMode mode, std::vector<PolicyMember> members) {
+  Config c;
+  PolicyConfig p;
+  p.name = "p";
+  p.mode = mode;
+  p.members = std::move(members);
+  c.policies["p"] = p;
+  c.policy_order = {"p"};
+  return c;
+}
+
+std::vector<ActiveMember> active(const PolicyEngine& e) { return e.decisions().at("p").active; }
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void up(const std::string& l, double latency = 20) { engine.update_link(l, LinkState::up, q(latency)); }
+  void set(const std::string& l, LinkState s) { engine.update_link(l, s, q(20)); }
+  FakeTimeSource time;
+  PolicyEngine engine{time};
+  std::vector<PolicyChange> changes;
+};
+
+TEST_F(EngineTest, FailoverUsesLowestTierWithWeights) {
+  engine.set_config(make_config(PolicyMode::failover, {{"wan1", 1, 3}, {"wan2", 1, 1}, {"cell1", 2, 1}}));
+  EXPECT_TRUE(engine.decisions().at("p").last_resort());  // nothing known yet
+  up("wan1");
+  up("wan2");
+  up("cell1");
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan1", 3}, {"wan2", 1}}));
+  set("wan1", LinkState::down);
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan2", 1}}));
+  set("wan2", LinkState::disabled);
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"cell1", 1}}));
+  up("wan1");
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan1", 3}}));
+}
+
+TEST_F(EngineTest, DegradedOnlyWhenNoMemberIsUp) {
+  engine.set_config(make_config(PolicyMode::failover, {{"wan1", 1, 1}, {"cell1", 2, 1}}));
+  set("wan1", LinkState::degraded);
+  up("cell1");
+  // An up tier-2 member beats a degraded tier-1 member.
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"cell1", 1}}));
+  set("cell1", LinkState::down);
+  // Never nothing while a degraded member could carry traffic.
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan1", 1}}));
+  set("wan1", LinkState::down);
+  EXPECT_TRUE(engine.decisions().at("p").last_resort());
+}
+
+TEST_F(EngineTest, BalanceUsesAllUpMembers) {
+  engine.set_config(make_config(PolicyMode::balance, {{"wan1", 1, 3}, {"wan2", 2, 1}, {"cell1", 3, 2}}));
+  up("wan1");
+  up("wan2");
+  set("cell1", LinkState::degraded);
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan1", 3}, {"wan2", 1}}));
+  set("wan1", LinkState::down);
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan2", 1}}));
+}
+
+TEST_F(EngineTest, ChangesReportWhatLeftAndJoined) {
+  engine.set_config(make_config(PolicyMode::failover, {{"wan1", 1, 1}, {"wan2", 2, 1}}));
+  engine.on_change([&](const std::vector<PolicyChange>& c) { changes.insert(changes.end(), c.begin(), c.end()); });
+  up("wan1");
+  up("wan2");  // no change: tier 2 stays out
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].to, std::vector<std::string>{"wan1"});
+  set("wan1", LinkState::down);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].from, std::vector<std::string>{"wan1"});
+  EXPECT_EQ(changes[1].to, std::vector<std::string>{"wan2"});
+  EXPECT_EQ(changes[1].left, std::vector<std::string>{"wan1"});
+  EXPECT_EQ(changes[1].joined, std::vector<std::string>{"wan2"});
+  EXPECT_FALSE(engine.link_active_anywhere("wan1"));
+  EXPECT_TRUE(engine.link_active_anywhere("wan2"));
+}
+
+TEST_F(EngineTest, QualityNeedsAClearMarginForTheHoldTime) {
+  engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}}));
+  int switches = 0;
+  engine.on_change([&](const std::vector<PolicyChange>&) { ++switches; });
+  engine.update_link("a", LinkState::up, q(20));
+  engine.update_link("b", LinkState::up, q(30));
+  EXPECT_EQ(active(engine)[0].link, "a");
+  switches = 0;
+  // b better by 5 ms: not a clear margin (needs >= 10 ms and >= 20 %).
+  engine.update_link("a", LinkState::up, q(35));
+  time.advance(10s);
+  EXPECT_EQ(active(engine)[0].link, "a");
+  // b better by 20 ms (36 %): switches only after 5 s.
+  engine.update_link("a", LinkState::up, q(50));
+  time.advance(4900ms);
+  EXPECT_EQ(active(engine)[0].link, "a");
+  time.advance(100ms);  // the hold timer fires without another update
+  EXPECT_EQ(active(engine)[0].link, "b");
+  EXPECT_EQ(switches, 1);
+}
+
+TEST_F(EngineTest, QualitySwitchesOnceWhenLatenciesCross) {
+  engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}}));
+  int switches = 0;
+  engine.update_link("a", LinkState::up, q(20));
+  engine.update_link("b", LinkState::up, q(60));
+  engine.on_change([&](const std::vector<PolicyChange>&) { ++switches; });
+  // a climbs from 20 to 100 ms while b falls from 60 to 20 ms, one step per second, with noise.
+  for (int i = 0; i <= 40; ++i) {
+    double noise = (i % 2 ? 3.0 : -3.0);
+    engine.update_link("a", LinkState::up, q(20 + 2.0 * i + noise));
+    engine.update_link("b", LinkState::up, q(60 - 1.0 * i - noise));
+    time.advance(1s);
+  }
+  for (int i = 0; i < 30; ++i) {  // then they hover around each other
+    engine.update_link("a", LinkState::up, q(i % 2 ? 95 : 105));
+    time.advance(1s);
+  }
+  EXPECT_EQ(active(engine)[0].link, "b");
+  EXPECT_EQ(switches, 1);
+}
+
+TEST_F(EngineTest, QualityLeavesAtOnceWhenTheCurrentGoesDown) {
+  engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}}));
+  engine.update_link("a", LinkState::up, q(20));
+  engine.update_link("b", LinkState::up, q(80));
+  engine.update_link("a", LinkState::down, q(20));
+  EXPECT_EQ(active(engine)[0].link, "b");  // no hold time for a failure
+  engine.update_link("a", LinkState::up, q(20));
+  EXPECT_EQ(active(engine)[0].link, "b");  // the return is earned: margin + hold
+  time.advance(5s);
+  engine.update_link("a", LinkState::up, q(20));
+  EXPECT_EQ(active(engine)[0].link, "a");
+}
+
+TEST_F(EngineTest, QualityCountsLoss) {
+  engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}}));
+  engine.update_link("a", LinkState::up, q(20, 5));  // 20 + 5 * 10 = 70
+  engine.update_link("b", LinkState::up, q(40));
+  EXPECT_EQ(active(engine)[0].link, "a");  // the first choice stands until the hold time passes
+  time.advance(5s);
+  EXPECT_EQ(active(engine)[0].link, "b");
+}
+
+TEST_F(EngineTest, ReloadKeepsLinkStates) {
+  engine.set_config(make_config(PolicyMode::failover, {{"wan1", 1, 1}}));
+  up("wan1");
+  up("wan2");
+  engine.set_config(make_config(PolicyMode::failover, {{"wan2", 1, 1}}));
+  EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan2", 1}}));
+}
+
+}  // namespace
+}  // namespace uplink
