@@ -1,0 +1,183 @@
+#include "daemon/daemon.h"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.h"
+#include "daemon/test_support.h"
+
+namespace uplink {
+namespace {
+
+using testing::ScriptedModule;
+using testing::TempConfig;
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<Daemon>(time_, file_.load());
+    daemon_->add_module(first_);
+    daemon_->add_module(second_);
+    auto r = daemon_->start();
+    ASSERT_TRUE(r) << r.error().message;
+    daemon_->events().subscribe([this](const LinkEvent& e) { events_.push_back(e); });
+  }
+  std::string replaced(const std::string& from, const std::string& to) {
+    std::string text = file_.read();
+    auto pos = text.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    return text.replace(pos, from.size(), to);
+  }
+
+  FakeTimeSource time_;
+  TempConfig file_;
+  ScriptedModule first_{"first"}, second_{"second"};
+  std::unique_ptr<Daemon> daemon_;
+  std::vector<LinkEvent> events_;
+};
+
+TEST_F(DaemonTest, StartSetsInitialStatesAndAppliesModules) {
+  EXPECT_EQ(daemon_->links().at("wan1").state, LinkState::unknown);
+  EXPECT_EQ(daemon_->links().at("wan1").reason, "startup");
+  EXPECT_EQ(daemon_->links().at("wan2").state, LinkState::disabled);
+  EXPECT_EQ(daemon_->links().at("wan2").reason, "admin");
+  ASSERT_EQ(first_.diffs.size(), 1u);
+  EXPECT_EQ(first_.diffs[0].links_added, (std::vector<std::string>{"wan1", "wan2"}));
+  EXPECT_TRUE(daemon_->policies().at("default").active.empty());
+}
+
+TEST_F(DaemonTest, DisableAndEnableEmitAdminEvents) {
+  time_.advance(std::chrono::seconds(3));
+  Config next = daemon_->config();
+  next.links["wan1"].enabled = false;
+  auto r = daemon_->apply_config(next);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(daemon_->links().at("wan1").state, LinkState::disabled);
+  EXPECT_EQ(daemon_->links().at("wan1").since, time_.wall_now());
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].link, "wan1");
+  EXPECT_EQ(events_[0].from, LinkState::unknown);
+  EXPECT_EQ(events_[0].to, LinkState::disabled);
+  EXPECT_EQ(events_[0].reason, "admin");
+
+  next.links["wan1"].enabled = true;
+  ASSERT_TRUE(daemon_->apply_config(next));
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(events_[1].from, LinkState::disabled);
+  EXPECT_EQ(events_[1].to, LinkState::unknown);
+  EXPECT_EQ(daemon_->events().recent().size(), 2u);
+}
+
+TEST_F(DaemonTest, FailingModuleRollsBackEarlierModulesAndKeepsState) {
+  Config before = daemon_->config();
+  Config next = before;
+  next.links["wan1"].enabled = false;
+  second_.fail_next = true;
+  auto r = daemon_->apply_config(next);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "second: kernel said no; the previous configuration stays in effect");
+  // first was applied, then rolled back to the previous configuration.
+  ASSERT_EQ(first_.applied.size(), 3u);
+  EXPECT_FALSE(first_.applied[1].links.at("wan1").enabled);
+  EXPECT_TRUE(first_.applied[2].links.at("wan1").enabled);
+  EXPECT_EQ(first_.diffs[2].links_changed, (std::vector<std::string>{"wan1"}));
+  EXPECT_EQ(first_.current, before);
+  EXPECT_EQ(daemon_->config(), before);
+  EXPECT_EQ(daemon_->links().at("wan1").state, LinkState::unknown);
+  EXPECT_TRUE(events_.empty());
+  EXPECT_EQ(daemon_->counters().applies_failed, 1u);
+}
+
+TEST_F(DaemonTest, NoChangeDoesNotTouchModules) {
+  auto r = daemon_->apply_config(daemon_->config());
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(first_.applied.size(), 1u);
+}
+
+TEST_F(DaemonTest, MonitorReportsAreIgnoredForDisabledLinks) {
+  daemon_->report_link_state("wan1", LinkState::up, "probes_ok");
+  daemon_->report_link_state("wan2", LinkState::up, "probes_ok");
+  daemon_->report_link_state("nope", LinkState::up, "probes_ok");
+  EXPECT_EQ(daemon_->links().at("wan1").state, LinkState::up);
+  EXPECT_EQ(daemon_->links().at("wan2").state, LinkState::disabled);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].reason, "probes_ok");
+  daemon_->report_link_state("wan1", LinkState::up, "probes_ok");  // no change, no event
+  EXPECT_EQ(events_.size(), 1u);
+}
+
+TEST_F(DaemonTest, RemovedLinkLeavesPolicyActiveList) {
+  daemon_->report_policy_active("default", {"wan1", "wan2"});
+  Config next = daemon_->config();
+  next.links.erase("wan2");
+  std::erase(next.link_order, "wan2");
+  next.policies["default"].members.pop_back();
+  ASSERT_TRUE(daemon_->apply_config(next));
+  EXPECT_EQ(daemon_->policies().at("default").active, std::vector<std::string>{"wan1"});
+  EXPECT_FALSE(daemon_->links().count("wan2"));
+}
+
+TEST_F(DaemonTest, ReloadAppliesTheFile) {
+  file_.write(replaced("interface = \"eth2\"\nenabled = false", "interface = \"eth2\""));
+  auto r = daemon_->reload();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(daemon_->links().at("wan2").state, LinkState::unknown);
+  EXPECT_EQ(daemon_->counters().reloads_ok, 1u);
+}
+
+TEST_F(DaemonTest, ReloadWithBrokenFileKeepsStateAndFile) {
+  Config before = daemon_->config();
+  std::string broken = replaced("interface = \"eth2\"", "interface = 42");
+  file_.write(broken);
+  auto r = daemon_->reload();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message.rfind(file_.path() + ":16:13: links.wan2.interface: expected a string, got an integer", 0), 0u)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("the running configuration is unchanged"), std::string::npos);
+  EXPECT_EQ(daemon_->config(), before);
+  EXPECT_EQ(file_.read(), broken);  // a reload never writes the file
+  EXPECT_EQ(first_.applied.size(), 1u);
+  EXPECT_EQ(daemon_->counters().reloads_failed, 1u);
+}
+
+TEST_F(DaemonTest, EditWritesFileOnlyAfterSuccessfulApply) {
+  std::string original = file_.read();
+  auto edit = [](std::string_view text, const std::string&) -> Result<std::string> {
+    std::string t(text);
+    t.replace(t.find("interface = \"eth1\""), 18, "interface = \"eth9\"");
+    return t;
+  };
+  second_.fail_next = true;
+  auto bad = daemon_->edit_config(edit);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(file_.read(), original);
+  EXPECT_EQ(daemon_->config().links.at("wan1").interface, "eth1");
+
+  auto good = daemon_->edit_config(edit);
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(daemon_->config().links.at("wan1").interface, "eth9");
+  EXPECT_NE(file_.read().find("interface = \"eth9\"   # on the left port"), std::string::npos);
+  EXPECT_EQ(daemon_->counters().edits_ok, 1u);
+  EXPECT_EQ(daemon_->counters().edits_failed, 1u);
+}
+
+TEST_F(DaemonTest, EditProducingInvalidConfigChangesNothing) {
+  std::string original = file_.read();
+  auto r = daemon_->edit_config([](std::string_view text, const std::string&) -> Result<std::string> {
+    return std::string(text) + "\n[links.wan3]\nkind = \"ethernet\"\ninterface = \"eth1\"\n";
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message.rfind(file_.path() + ":", 0), 0u) << r.error().message;
+  EXPECT_EQ(file_.read(), original);
+  EXPECT_FALSE(daemon_->config().links.count("wan3"));
+  EXPECT_EQ(first_.applied.size(), 1u);
+}
+
+TEST_F(DaemonTest, StopStopsModules) {
+  daemon_->stop();
+  EXPECT_TRUE(first_.stopped);
+  EXPECT_TRUE(second_.stopped);
+}
+
+}  // namespace
+}  // namespace uplink

@@ -1,0 +1,154 @@
+// uplinkd: wiring only. The real implementations of every seam meet here.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <iostream>
+#include <optional>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "config/loader.h"
+#include "control/peer.h"
+#include "control/server.h"
+#include "daemon/control_handler.h"
+#include "daemon/daemon.h"
+#include "daemon/notifier.h"
+#include "daemon/views.h"
+
+namespace uplink {
+namespace {
+
+int check_config(const std::string& file) {
+  try {
+    load_config_file(file);
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << file << ": " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << file << ": ok\n";
+  return 0;
+}
+
+std::string status_line(const Daemon& d) {
+  size_t disabled = 0;
+  for (const auto& [n, rt] : d.links()) disabled += rt.state == LinkState::disabled ? 1 : 0;
+  return std::to_string(d.links().size()) + " links (" + std::to_string(disabled) + " disabled), " +
+         std::to_string(d.config().policies.size()) + " policies";
+}
+
+int run_daemon(const std::string& file, const std::optional<std::string>& log_level) {
+  auto log = get_logger("daemon");
+  if (log_level) set_log_level(*log_level);
+  Config config;
+  try {
+    config = load_config_file(file);
+  } catch (const ConfigError& e) {
+    log->critical("{}; not starting", e.what());
+    return 1;
+  }
+
+  boost::asio::io_context io;
+  // Installed first: a SIGTERM during start-up is queued, not fatal.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-reply is an error code, not a death
+  AsioTimeSource time(io);
+  Daemon daemon(time, std::move(config), log_level);
+  if (auto r = daemon.start(); !r) {
+    log->critical("start failed: {}; not starting", r.error().message);
+    return 1;
+  }
+
+  std::optional<gid_t> group;
+  if (!daemon.config().daemon.socket_group.empty()) {
+    auto g = control::lookup_group(daemon.config().daemon.socket_group);
+    if (!g) {
+      log->critical("{}; not starting", g.error().message);
+      return 1;
+    }
+    group = *g;
+  }
+  // Without socket_group the socket file belongs to our primary group:
+  // members of it pass the file mode, so they pass the credential check too.
+  control::GroupPeerPolicy peers(::geteuid(), group ? *group : ::getegid());
+  ControlHandler handler(daemon);
+  control::ServerOptions opts;
+  opts.path = daemon.config().daemon.socket;
+  opts.group = group;
+  control::ControlServer server(io, time, handler, peers, opts);
+  handler.set_metrics_extra([&server] {
+    return "# HELP uplink_control_connections Open control-socket connections.\n"
+           "# TYPE uplink_control_connections gauge\n"
+           "uplink_control_connections " + std::to_string(server.connections()) + "\n";
+  });
+  daemon.events().subscribe([&server](const LinkEvent& e) { server.publish(event_json(e)); });
+  if (auto r = server.start(); !r) {
+    log->critical("{}; not starting", r.error().message);
+    daemon.stop();
+    return 1;
+  }
+
+  ServiceNotifier notifier(time);
+  std::function<void()> wait_signal;
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        log->info("SIGHUP: reloading {}", daemon.config_path());
+        notifier.reloading();
+        auto r = daemon.reload();  // logs its own result
+        notifier.ready(r ? status_line(daemon) : "reload failed: " + r.error().message);
+        wait_signal();
+        return;
+      }
+      log->info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      notifier.stopping();
+      server.stop();
+      daemon.stop();
+      io.stop();
+    });
+  };
+  wait_signal();
+
+  notifier.ready(status_line(daemon));
+  log->info("uplinkd {} running (pid {}), control socket {}", UPLINK_VERSION, ::getpid(), opts.path);
+  io.run();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace uplink
+
+int main(int argc, char** argv) {
+  CLI::App app{"uplinkd: multi-WAN failover controller"};
+  std::string config_file, check_file, log_level;
+  bool version = false;
+  auto* cfg = app.add_option("--config", config_file, "configuration file (TOML)");
+  auto* chk = app.add_option("--check-config", check_file, "validate FILE and exit: 'FILE: ok' or FILE:LINE:COL: message");
+  app.add_option("--log-level", log_level, "trace | debug | info | warn | error | critical | off (overrides daemon.log_level)")
+      ->check([](const std::string& l) { return uplink::is_valid_log_level(l) ? "" : "unknown log level '" + l + "'"; });
+  app.add_flag("--version", version, "print the version and exit");
+  cfg->excludes(chk);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (version) {
+    std::cout << "uplinkd " << UPLINK_VERSION << "\n";
+    return 0;
+  }
+  if (!check_file.empty()) return uplink::check_config(check_file);
+  if (config_file.empty()) {
+    std::cerr << "uplinkd: --config FILE is required (or --check-config FILE, --version)\n";
+    return 2;
+  }
+  return uplink::run_daemon(config_file, log_level.empty() ? std::nullopt : std::optional<std::string>(log_level));
+}

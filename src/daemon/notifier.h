@@ -1,0 +1,31 @@
+#pragma once
+// systemd service notifications (sd_notify): READY=1 once the control socket
+// listens, STATUS=..., RELOADING/STOPPING, and WATCHDOG=1 every
+// WATCHDOG_USEC/2. Inert unless NOTIFY_SOCKET is set (not run by systemd).
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+
+namespace uplink {
+
+class ServiceNotifier {
+ public:
+  explicit ServiceNotifier(TimeSource& time);
+  bool active() const { return active_; }
+  void ready(const std::string& status);
+  void status(const std::string& status);
+  void reloading();
+  void stopping();
+
+ private:
+  void send(const std::string& msg);
+  void kick();
+
+  TimeSource& time_;
+  bool active_ = false;
+  Duration watchdog_interval_{0};
+  std::unique_ptr<Timer> watchdog_;
+};
+
+}  // namespace uplink
