@@ -204,7 +204,8 @@ expect_rc 0 "link add"
 grep -q '^\[links.wan3\]' "$CFG" || fail "link add not written to the file"
 grep -q 'this comment must survive CLI edits' "$CFG" || fail "link add lost the file's comments"
 grep -q '# isp side' "$CFG" || fail "link add lost an inline comment"
-[[ $(link_state wan3) == unknown ]] || fail "wan3 state after add"
+# eth3 does not exist: the link monitor may already have said so (down, interface_gone).
+[[ $(link_state wan3) =~ ^(unknown|down)$ ]] || fail "wan3 state after add: $(link_state wan3)"
 
 run_ctl link set wan3 probe.interval=500ms
 expect_rc 0 "link set"
@@ -233,22 +234,26 @@ expect_rc 0 "link disable"
 grep -Eq '^enabled *= *false' "$CFG" || fail "disable not written to the file"
 run_ctl link enable wan1
 expect_rc 0 "link enable"
-[[ $(link_state wan1) == unknown ]] || fail "wan1 not back to unknown"
-wait_for "[[ \$(wc -l <'$TMP/events.jsonl') -ge 2 ]]" 5
+# Enabled again: unknown until the link monitor's rounds decide (fast in this veth lab).
+[[ $(link_state wan1) =~ ^(unknown|up)$ ]] || fail "wan1 not back to unknown: $(link_state wan1)"
+wait_for "[[ \$(grep -c '\"admin\"' '$TMP/events.jsonl') -ge 2 ]]" 5
 $PY - "$TMP/events.jsonl" <<'PY' || fail "events stream: $(cat "$TMP/events.jsonl")"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
-want = [("wan1", "unknown", "disabled", "admin"), ("wan1", "disabled", "unknown", "admin")]
-got = [(e["link"], e["from"], e["to"], e["reason"]) for e in ev[:2]]
+# The link monitor adds its own events (up, interface_gone, ...); the admin ones come in order.
+admin = [e for e in ev if e["reason"] == "admin"]
+want = [("wan1", "disabled", "admin"), ("wan1", "unknown", "admin")]
+got = [(e["link"], e["to"], e["reason"]) for e in admin[:2]]
 assert got == want, got
+assert admin[0]["from"] in ("unknown", "up") and admin[1]["from"] == "disabled", admin
 assert all(set(e) == {"ts", "link", "from", "to", "reason"} for e in ev), ev
 PY
 run_ctl events
 expect_rc 0 "events (history)"
-grep -q 'wan1  unknown -> disabled  (admin)' <<<"$OUT" || fail "events history: $OUT"
+grep -Eq 'wan1  (unknown|up) -> disabled  \(admin\)' <<<"$OUT" || fail "events history: $OUT"
 run_ctl events --json
 expect_rc 0 "events --json (history)"
-head -n1 <<<"$OUT" | json_get "(j['link'], j['to'], j['reason'])" | grep -qx "('wan1', 'disabled', 'admin')" ||
+grep '"admin"' <<<"$OUT" | head -n1 | json_get "(j['link'], j['to'], j['reason'])" | grep -qx "('wan1', 'disabled', 'admin')" ||
   fail "events --json history: $OUT"
 
 # ---- policy and rule verbs ----
@@ -263,6 +268,8 @@ run_ctl policy remove backup
 expect_rc 0 "policy remove"
 
 # ---- reload with a broken file: error with position, nothing changes ----
+# States are live (probes): let wan1 settle after its re-enable so only the reload could change them.
+wait_for "[[ \$(link_state wan1) == up ]]" 10
 BEFORE=$(ctl links --json | json_get "[(l['name'], l['state'], l['interface']) for l in j]")
 cp "$CFG" "$TMP/good.toml"
 sed -i 's/^interface = "eth2"/interface = 12/' "$CFG"

@@ -171,7 +171,9 @@ Reply ControlHandler::link_show(const Request& req) {
   const std::string name = req.str("name");
   auto it = daemon_.config().links.find(name);
   if (it == daemon_.config().links.end()) return Reply::failure("no such link '" + name + "'");
-  return Reply::success(link_detail_json(it->second, daemon_.links().at(name)));
+  Json detail = link_detail_json(it->second, daemon_.links().at(name));
+  for (const Module* m : daemon_.modules()) m->add_link_detail(name, detail);
+  return Reply::success(std::move(detail));
 }
 
 Reply ControlHandler::link_add(const Request& req) {

@@ -5,8 +5,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -15,8 +17,17 @@
 #include "control/server.h"
 #include "daemon/control_handler.h"
 #include "daemon/daemon.h"
+#include "daemon/monitor_module.h"
 #include "daemon/notifier.h"
+#include "daemon/routing_module.h"
 #include "daemon/views.h"
+#include "daemon/wiring.h"
+#include "net/conntrack_flusher.h"
+#include "net/libnftables.h"
+#include "net/libnl_monitor.h"
+#include "net/libnl_netlink.h"
+#include "policy/hooks.h"
+#include "probe/prober_factory.h"
 
 namespace uplink {
 namespace {
@@ -33,6 +44,20 @@ int check_config(const std::string& file) {
   }
   std::cout << file << ": ok\n";
   return 0;
+}
+
+// Whether the effective capability set holds `cap` (linux/capability.h numbering).
+bool has_capability(int cap) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    std::istringstream hex(line.substr(7));
+    unsigned long long mask = 0;
+    hex >> std::hex >> mask;
+    return (mask >> cap) & 1ULL;
+  }
+  return false;
 }
 
 std::string status_line(const Daemon& d) {
@@ -58,12 +83,44 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-reply is an error code, not a death
   AsioTimeSource time(io);
-  Daemon daemon(time, std::move(config), log_level);
-  if (auto r = daemon.start(); !r) {
-    log->critical("start failed: {}; not starting", r.error().message);
+
+  // The kernel handles. Without them uplinkd could only pretend: refuse to start.
+  constexpr int kCapNetAdmin = 12, kCapNetRaw = 13;
+  if (!has_capability(kCapNetAdmin) || !has_capability(kCapNetRaw)) {
+    log->critical("uplinkd needs CAP_NET_ADMIN (routes, rules, nftables, conntrack) and CAP_NET_RAW (icmp probes); "
+                  "run it as root; not starting");
     return 1;
   }
+  auto netlink = LibnlNetlink::open();
+  if (!netlink) {
+    log->critical("cannot open rtnetlink: {}; not starting", netlink.error().message);
+    return 1;
+  }
+  auto nft = LibNftables::open();
+  if (!nft) {
+    log->critical("cannot open nftables: {}; not starting", nft.error().message);
+    return 1;
+  }
+  // Flushes run on a worker thread: routing never waits for conntrack.
+  auto conntrack = AsyncConntrackFlusher::open(io.get_executor());
+  if (!conntrack) {
+    log->critical("cannot open conntrack (nf_conntrack_netlink): {}; not starting", conntrack.error().message);
+    return 1;
+  }
+  LibnlMonitor netlink_events(io);
+  // hooks_dir and hook_timeout are read once: a reload that changes them takes effect at the next start.
+  ProcessHookRunner hooks(io, time, config.daemon.hooks_dir, config.daemon.hook_timeout);
+  probe::RealProberFactory probers(io);
 
+  Daemon daemon(time, std::move(config), log_level);
+  RoutingModule routing(time, RoutingKernel{**netlink, netlink_events, **nft, **conntrack, hooks}, daemon);
+  MonitorModule monitor(time, probers, daemon,
+                        [&nl = **netlink](const std::string& ifname) { return read_interface_status(nl, ifname); });
+  connect_modules(monitor, routing);
+  // Routing first: a link's table and fwmark rule exist before its first
+  // probe; on stop the daemon goes in reverse (probes stop, then cleanup).
+  daemon.add_module(routing);
+  daemon.add_module(monitor);
   std::optional<gid_t> group;
   if (!daemon.config().daemon.socket_group.empty()) {
     auto g = control::lookup_group(daemon.config().daemon.socket_group);
@@ -87,9 +144,17 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
            "uplink_control_connections " + std::to_string(server.connections()) + "\n";
   });
   daemon.events().subscribe([&server](const LinkEvent& e) { server.publish(event_json(e)); });
+  // The control socket first: it is also the single-instance lock (a live
+  // socket means another uplinkd runs here), so a second instance never
+  // touches the kernel state the first one programs.
   if (auto r = server.start(); !r) {
     log->critical("{}; not starting", r.error().message);
-    daemon.stop();
+    return 1;
+  }
+  if (auto r = daemon.start(); !r) {
+    log->critical("start failed: {}; not starting", r.error().message);
+    server.stop();
+    daemon.stop();  // whatever a module did program is removed again
     return 1;
   }
 

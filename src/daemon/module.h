@@ -45,6 +45,8 @@ class Module {
   virtual void add_status(nlohmann::json& /*status*/) const {}
   // Extra Prometheus samples, complete lines with # HELP / # TYPE.
   virtual void add_metrics(std::string& /*text*/) const {}
+  // Extra fields of `uplinkctl link show NAME --json` (e.g. "probes": per-target figures).
+  virtual void add_link_detail(const std::string& /*link*/, nlohmann::json& /*detail*/) const {}
 };
 
 // Where modules report what they observe; the daemon owns the runtime

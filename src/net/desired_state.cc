@@ -70,10 +70,65 @@ std::string set_meta_mark(const MarkLayout& m, uint32_t value) {
   return "meta mark set meta mark & " + hex8(~m.mask) + " | " + hex8(value);
 }
 
+// Families a rule can match: an address selector of one family rules out the other.
+std::vector<int> rule_families(const RuleConfig& r) {
+  for (const auto* p : {&r.source, &r.destination})
+    if (*p) return {(*p)->addr.family};
+  return {AF_INET, AF_INET6};
+}
+
+// nft time: whole seconds when exact, else milliseconds (rounded up, nft's granularity).
+std::string nft_timeout(Duration d) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// Member links of a policy that exist, in member order, without repeats.
+std::vector<std::string> member_links(const Config& config, const std::string& policy) {
+  std::vector<std::string> out;
+  auto p = config.policies.find(policy);
+  if (p == config.policies.end()) return out;
+  for (const auto& m : p->second.members)
+    if (config.links.count(m.link) && std::find(out.begin(), out.end(), m.link) == out.end()) out.push_back(m.link);
+  return out;
+}
+
 }  // namespace
 
 std::string policy_chain(const std::string& policy) { return "policy_" + sanitize(policy); }
 std::string link_chain(const std::string& link) { return "link_" + sanitize(link); }
+std::string sticky_chain(const std::string& rule) { return "sticky_" + sanitize(rule); }
+std::string sticky_set(const std::string& rule, const std::string& link, int family) {
+  return "sticky_" + sanitize(rule) + "_" + sanitize(link) + (family == AF_INET ? "_v4" : "_v6");
+}
+
+std::vector<std::string> sticky_chain_body(const Config& config, const RuleConfig& rule,
+                                           const PolicyDecision& decision, std::set<std::string>* sets) {
+  const std::string policy = policy_chain(rule.policy);
+  auto marks = MarkLayout::from_mask(config.daemon.fwmark_mask);
+  auto members = member_links(config, rule.policy);
+  std::vector<std::string> links;  // active links that have sets, in decision order
+  for (const auto& m : decision.active)
+    if (std::find(members.begin(), members.end(), m.link) != members.end()) links.push_back(m.link);
+  if (links.empty() || !marks) return {"goto " + policy};  // last resort: nothing to pin to
+  std::vector<std::string> lookups, pins;
+  for (const auto& link : links) {
+    for (int family : rule_families(rule)) {
+      const std::string set = "@" + sticky_set(rule.name, link, family);
+      const std::string saddr = family == AF_INET ? "ip saddr" : "ip6 saddr";
+      // A pinned source: refresh its timeout, keep its link.
+      lookups.push_back(saddr + " " + set + " update " + set + " { " + saddr + " } goto " + link_chain(link));
+      // Chosen afresh by the policy: pin the source to the link just chosen.
+      pins.push_back("meta mark & " + hex8(marks->link_mask) + " == " + hex8(config.links.at(link).fwmark) +
+                     " update " + set + " { " + saddr + " }");
+      if (sets) sets->insert(set.substr(1));
+    }
+  }
+  std::vector<std::string> body = std::move(lookups);
+  body.push_back("jump " + policy);  // the link chain it reaches returns here
+  body.insert(body.end(), pins.begin(), pins.end());
+  return body;
+}
 
 std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const PolicyDecision& decision) {
   if (decision.active.empty()) {
@@ -122,9 +177,19 @@ Result<void> validate_for_kernel(const Config& config) {
     for (const auto& m : p.members)
       if (!config.links.count(m.link))
         return make_error("policy " + pname + ": member " + m.link + " is not a link");
-  for (const auto& r : config.rules)
+  std::map<std::string, std::string> sticky_names;  // nft chain/set name -> rule
+  for (const auto& r : config.rules) {
     if (!config.policies.count(r.policy))
       return make_error("rule " + r.name + ": policy " + r.policy + " does not exist");
+    if (!pins_sources(r)) continue;
+    std::vector<std::string> names = {sticky_chain(r.name)};
+    for (const auto& link : member_links(config, r.policy))
+      for (int family : rule_families(r)) names.push_back(sticky_set(r.name, link, family));
+    for (const auto& n : names)
+      if (auto [it, fresh] = sticky_names.emplace(n, r.name); !fresh)
+        return make_error("rule " + r.name + ": its nftables name " + n + " is also used by rule " + it->second +
+                          "; rename one of them");
+  }
   return {};
 }
 
@@ -190,6 +255,18 @@ Result<KernelState> build_kernel_state(const Config& config, const Decisions& de
     for (const auto& l : lines) t += "\t\t" + l + "\n";
     t += "\t}\n";
   };
+  // Sticky source pins: sets first, the chains below refer to them. The size
+  // is explicit: the kernel gives a set without one a size when the first
+  // `update` rule refers to it, which would change the listing the
+  // programmer compares (and make it reload, emptying the pins).
+  for (const auto& r : config.rules) {
+    if (!pins_sources(r)) continue;
+    for (const auto& link : member_links(config, r.policy))
+      for (int family : rule_families(r))
+        t += "\tset " + sticky_set(r.name, link, family) + " {\n\t\ttype " +
+             (family == AF_INET ? "ipv4_addr" : "ipv6_addr") + "; size " + std::to_string(kStickySetSize) +
+             "; flags dynamic,timeout; timeout " + nft_timeout(*r.sticky) + ";\n\t}\n";
+  }
   const std::string keep_ours = hex8(~marks.link_mask);  // ct mark: keep the sticky bit and others' bits
   std::string restore_map, iif_map;
   for (const auto& name : links) {
@@ -209,6 +286,13 @@ Result<KernelState> build_kernel_state(const Config& config, const Decisions& de
     ks.nft.chains[policy_chain(pname)] =
         policy_chain_body(config.policies.at(pname), d == decisions.end() ? PolicyDecision{} : d->second);
   }
+  for (const auto& r : config.rules) {
+    if (!pins_sources(r)) continue;
+    chain(sticky_chain(r.name), {});
+    auto d = decisions.find(r.policy);
+    ks.nft.chains[sticky_chain(r.name)] =
+        sticky_chain_body(config, r, d == decisions.end() ? PolicyDecision{} : d->second, &ks.nft.sticky_sets);
+  }
 
   std::vector<std::string> pre = {"type filter hook prerouting priority mangle; policy accept;"};
   std::vector<std::string> out = {"type route hook output priority mangle; policy accept;",
@@ -225,7 +309,7 @@ Result<KernelState> build_kernel_state(const Config& config, const Decisions& de
     std::string match = rule_match(r);
     std::string line = match;
     if (r.sticky) line += (line.empty() ? "" : " ") + ("ct mark set ct mark | " + hex8(marks.sticky_bit));
-    line += (line.empty() ? "" : " ") + ("goto " + policy_chain(r.policy));
+    line += (line.empty() ? "" : " ") + ("goto " + (pins_sources(r) ? sticky_chain(r.name) : policy_chain(r.policy)));
     line += " comment \"" + sanitize(r.name) + "\"";
     if (r.is_catch_all() || !r.local) pre.push_back(line);
     if (r.is_catch_all() || r.local) out.push_back(line);

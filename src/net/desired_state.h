@@ -21,6 +21,7 @@
 // nftables (one table, `table inet uplinkd`): see nft_ruleset() below and
 // README.md for the chain layout and why each chain exists.
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,5 +59,22 @@ std::string policy_chain(const std::string& policy);
 std::string link_chain(const std::string& link);
 // Rule lines of one policy chain (exposed for tests).
 std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const PolicyDecision& decision);
+
+// Sticky rules with a duration ("sticky_timeout" of mwan3): a new flow from a
+// source that a recent flow of the same rule pinned to link L goes to L
+// again, while L is active in the rule's policy. Per sticky rule R, per
+// member link L of its policy, per family F: a dynamic set of source
+// addresses `sticky_R_L_vF` with the rule's duration as timeout (refreshed by
+// every new flow of that source). The chain `sticky_R` (rewritten with the
+// policy's decision) honours only the sets of active links, else chooses
+// through the policy and pins the source to the link chosen.
+inline constexpr int kStickySetSize = 65535;  // source addresses pinned per rule and link (nft's default)
+std::string sticky_chain(const std::string& rule);
+std::string sticky_set(const std::string& rule, const std::string& link, int family);
+// Rule lines of a sticky rule's chain; `sets` receives the sets it honours.
+std::vector<std::string> sticky_chain_body(const Config& config, const RuleConfig& rule,
+                                           const PolicyDecision& decision, std::set<std::string>* sets = nullptr);
+// Whether a rule pins sources (sticky with a positive duration).
+inline bool pins_sources(const RuleConfig& rule) { return rule.sticky && *rule.sticky > Duration::zero(); }
 
 }  // namespace uplink

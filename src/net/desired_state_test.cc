@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <set>
+
 #include "net/testing/sample_config.h"
 
 namespace uplink {
@@ -32,6 +34,15 @@ TEST(DesiredState, NftRulesetIsExact) {
   auto ks = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
   ASSERT_TRUE(ks.ok()) << ks.error().message;
   EXPECT_EQ(ks->nft.render(), R"(table inet uplinkd {
+	set sticky_lan_wan1_v4 {
+		type ipv4_addr; size 65535; flags dynamic,timeout; timeout 600s;
+	}
+	set sticky_lan_wan2_v4 {
+		type ipv4_addr; size 65535; flags dynamic,timeout; timeout 600s;
+	}
+	set sticky_lan_cell1_v4 {
+		type ipv4_addr; size 65535; flags dynamic,timeout; timeout 600s;
+	}
 	chain link_wan1 {
 		meta mark set meta mark & 0xffff00ff | 0x00000100
 		ct mark set ct mark & 0xffff80ff | 0x00000100
@@ -65,13 +76,20 @@ TEST(DesiredState, NftRulesetIsExact) {
 	chain policy_cellular {
 		goto last_resort_blackhole
 	}
+	chain sticky_lan {
+		ip saddr @sticky_lan_wan1_v4 update @sticky_lan_wan1_v4 { ip saddr } goto link_wan1
+		ip saddr @sticky_lan_wan2_v4 update @sticky_lan_wan2_v4 { ip saddr } goto link_wan2
+		jump policy_default
+		meta mark & 0x00007f00 == 0x00000100 update @sticky_lan_wan1_v4 { ip saddr }
+		meta mark & 0x00007f00 == 0x00000200 update @sticky_lan_wan2_v4 { ip saddr }
+	}
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
 		ct mark & 0x00007f00 vmap { 0x00000100 : goto restore_wan1, 0x00000200 : goto restore_wan2, 0x00000300 : goto restore_cell1 }
 		ct direction reply return
 		iifname vmap { "eth1" : goto link_wan1, "eth2" : goto link_wan2, "wwan0" : goto link_cell1 }
 		meta l4proto udp th dport { 5060, 10000-20000 } goto policy_cellular comment "voip"
-		ip saddr 192.168.50.0/24 ct mark set ct mark | 0x00008000 goto policy_default comment "lan"
+		ip saddr 192.168.50.0/24 ct mark set ct mark | 0x00008000 goto sticky_lan comment "lan"
 		goto policy_default comment "all"
 	}
 	chain output {
@@ -84,6 +102,7 @@ TEST(DesiredState, NftRulesetIsExact) {
 	}
 }
 )");
+  EXPECT_EQ(ks->nft.sticky_sets, (std::set<std::string>{"sticky_lan_wan1_v4", "sticky_lan_wan2_v4"}));
 }
 
 TEST(DesiredState, PolicyChainBodies) {
@@ -108,6 +127,82 @@ TEST(DesiredState, OnlyThePolicyChainChangesWithADecision) {
   EXPECT_EQ(a->routes, b->routes);
   EXPECT_EQ(b->nft.chains.at("policy_default"), std::vector<std::string>{"goto link_cell1"});
   EXPECT_EQ(a->nft.chains.at("policy_cellular"), b->nft.chains.at("policy_cellular"));
+}
+
+TEST(DesiredState, StickyChainHonoursOnlyTheActiveLinks) {
+  auto d = sample_decisions();
+  d["default"] = {{{"cell1", 1}}};
+  auto ks = build_kernel_state(sample_config(), d, sample_facts());
+  ASSERT_TRUE(ks.ok()) << ks.error().message;
+  EXPECT_EQ(ks->nft.chains.at("sticky_lan"),
+            (std::vector<std::string>{
+                "ip saddr @sticky_lan_cell1_v4 update @sticky_lan_cell1_v4 { ip saddr } goto link_cell1",
+                "jump policy_default",
+                "meta mark & 0x00007f00 == 0x00000300 update @sticky_lan_cell1_v4 { ip saddr }",
+            }));
+  EXPECT_EQ(ks->nft.sticky_sets, std::set<std::string>{"sticky_lan_cell1_v4"});
+  // The sets of inactive links stay declared: only the chain changes with a decision.
+  auto a = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->nft.skeleton, ks->nft.skeleton);
+
+  d["default"] = {};  // last resort: nothing to pin to
+  ks = build_kernel_state(sample_config(), d, sample_facts());
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->nft.chains.at("sticky_lan"), std::vector<std::string>{"goto policy_default"});
+  EXPECT_TRUE(ks->nft.sticky_sets.empty());
+}
+
+TEST(DesiredState, StickyRuleWithoutAddressesPinsBothFamilies) {
+  auto c = sample_config();
+  c.rules[0].sticky = std::chrono::milliseconds(1500);  // voip (udp ports, no address): policy cellular = cell1
+  auto ks = build_kernel_state(c, sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok()) << ks.error().message;
+  auto text = ks->nft.skeleton;
+  EXPECT_NE(text.find("\tset sticky_voip_cell1_v4 {\n\t\ttype ipv4_addr; size 65535; flags dynamic,timeout; timeout 1500ms;\n\t}\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("\tset sticky_voip_cell1_v6 {\n\t\ttype ipv6_addr; size 65535; flags dynamic,timeout; timeout 1500ms;\n\t}\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("meta l4proto udp th dport { 5060, 10000-20000 } ct mark set ct mark | 0x00008000 goto sticky_voip "
+                      "comment \"voip\""),
+            std::string::npos) << text;
+  // cellular is at its last resort in sample_decisions(): then cell1 becomes active.
+  auto d = sample_decisions();
+  d["cellular"] = {{{"cell1", 1}}};
+  ks = build_kernel_state(c, d, sample_facts());
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->nft.chains.at("sticky_voip"),
+            (std::vector<std::string>{
+                "ip saddr @sticky_voip_cell1_v4 update @sticky_voip_cell1_v4 { ip saddr } goto link_cell1",
+                "ip6 saddr @sticky_voip_cell1_v6 update @sticky_voip_cell1_v6 { ip6 saddr } goto link_cell1",
+                "jump policy_cellular",
+                "meta mark & 0x00007f00 == 0x00000300 update @sticky_voip_cell1_v4 { ip saddr }",
+                "meta mark & 0x00007f00 == 0x00000300 update @sticky_voip_cell1_v6 { ip6 saddr }",
+            }));
+}
+
+TEST(DesiredState, StickyWithoutDurationOnlyMarksTheFlow) {
+  auto c = sample_config();
+  c.rules[1].sticky = Duration::zero();
+  auto ks = build_kernel_state(c, sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->nft.skeleton.find("sticky_lan"), std::string::npos);
+  EXPECT_NE(ks->nft.skeleton.find("ct mark set ct mark | 0x00008000 goto policy_default comment \"lan\""),
+            std::string::npos);
+  EXPECT_TRUE(ks->nft.sticky_sets.empty());
+}
+
+TEST(DesiredState, RejectsStickyNamesThatCollide) {
+  auto c = sample_config();
+  auto a = c.rules[1], b = c.rules[1];
+  a.name = "lan.x";  // both become sticky_lan_x in nft
+  b.name = "lan_x";
+  c.rules.insert(c.rules.begin() + 2, {a, b});
+  auto r = validate_for_kernel(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "rule lan_x: its nftables name sticky_lan_x is also used by rule lan.x; rename one of them");
+  c.rules.erase(c.rules.begin() + 3);
+  EXPECT_TRUE(validate_for_kernel(c).ok());
 }
 
 TEST(DesiredState, RoutesPerLinkTable) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct Rule {
 struct NftState {
   std::string skeleton;                                     // "table inet uplinkd { ... }" with empty policy chains
   std::map<std::string, std::vector<std::string>> chains;   // policy chain name -> rule lines
+  // Dynamic sets (sticky source pins, one per sticky rule, link and family)
+  // that the chains above honour now. A set that drops out of this list is
+  // flushed in the same transaction as the chain rewrite: its link left the
+  // rule's policy, so its pins must not come back with the link.
+  std::set<std::string> sticky_sets;
   bool operator==(const NftState&) const = default;
   bool empty() const { return skeleton.empty(); }
   // The whole table as one nft script (the policy chain bodies filled in).

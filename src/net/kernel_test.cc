@@ -11,10 +11,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "net/conntrack.h"
+#include "net/conntrack_flusher.h"
 #include "net/desired_state.h"
 #include "net/facts.h"
 #include "net/libnftables.h"
@@ -241,6 +248,175 @@ TEST_F(KernelTest, ConntrackFlushDeletesOnlyTheLinksEntries) {
   EXPECT_EQ(count_mark("0x200"), 3);
   EXPECT_EQ(count_mark("0x0"), 3);
   EXPECT_EQ(atoi(sh("conntrack -C").c_str()), 6);
+}
+
+TEST_F(KernelTest, AsyncFlushRunsOnTheWorkerAndReportsOnTheIoContext) {
+  nfct_handle* h = nfct_open(CONNTRACK, 0);
+  ASSERT_NE(h, nullptr);
+  uint16_t port = 2000;
+  for (uint32_t mark : {0x100u, 0x8100u, 0x200u})
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(insert_ct(h, port++, mark));
+  nfct_close(h);
+  boost::asio::io_context io;
+  auto flusher = AsyncConntrackFlusher::open(io.get_executor());
+  ASSERT_TRUE(flusher.ok()) << flusher.error().message;
+  std::vector<Result<size_t>> results;
+  (*flusher)->flush_mark_async(0x100, 0xff00, [&](Result<size_t> n) { results.push_back(n); });
+  (*flusher)->flush_mark_async(0x100, 0x7f00, [&](Result<size_t> n) { results.push_back(n); });
+  auto work = boost::asio::make_work_guard(io);
+  for (int i = 0; i < 100 && results.size() < 2; ++i) io.run_one_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(results.size(), 2u);
+  // The first may have started before the second arrived (then: 50 + 50), or
+  // been absorbed by it (then: one flush of 100 for both).
+  ASSERT_TRUE(results[0].ok() && results[1].ok());
+  EXPECT_TRUE((*results[0] == 50 && *results[1] == 50) || (*results[0] == 100 && *results[1] == 100))
+      << *results[0] << " " << *results[1];
+  EXPECT_EQ(count_mark("0x200"), 50);
+  EXPECT_EQ(atoi(sh("conntrack -C").c_str()), 50);
+  (*flusher)->stop();
+}
+
+// --- sticky source pins (rule "router": local, to 203.0.113.0/24, sticky, policy default)
+
+// One new UDP flow (a fresh socket: a fresh source port) from `src` to
+// 203.0.113.5:7000; returns the ct mark conntrack recorded for it.
+uint32_t new_flow(const char* src) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return 0xffffffff;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = inet_addr(src);
+  sockaddr_in d{};
+  d.sin_family = AF_INET;
+  d.sin_port = htons(7000);
+  d.sin_addr.s_addr = inet_addr("203.0.113.5");
+  socklen_t len = sizeof a;
+  uint32_t mark = 0xffffffff;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&d), sizeof d) == 1 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    auto out = sh("conntrack -L -p udp -s " + std::string(src) + " --sport " + std::to_string(ntohs(a.sin_port)) +
+                  " 2>/dev/null");
+    auto pos = out.find("mark=");
+    if (pos != std::string::npos) mark = uint32_t(strtoul(out.c_str() + pos + 5, nullptr, 10));
+  }
+  close(fd);
+  return mark;
+}
+
+class StickyKernelTest : public KernelTest {
+ protected:
+  void SetUp() override {
+    KernelTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    for (auto& r : config.rules)
+      if (r.name == "router") {
+        r.policy = "default";
+        r.sticky = std::chrono::seconds(30);  // the expiry test shortens it
+      }
+    std::string cmd;
+    for (int i = 1; i <= kSources; ++i) cmd += "ip addr add " + source(i) + "/32 dev lo && ";
+    ASSERT_EQ(sh(cmd + "echo ok"), "ok\n");
+  }
+  static std::string source(int i) { return "10.77.0." + std::to_string(i); }
+  // The pins of a sticky set: source address -> ms until it expires.
+  std::map<std::string, int> pins(const std::string& link) {
+    auto out = sh("nft list set inet uplinkd sticky_router_" + link + "_v4");
+    std::map<std::string, int> got;
+    auto open = out.find("elements = {");
+    if (open == std::string::npos) return got;
+    std::istringstream in(out.substr(open + 12, out.find('}', open) - open - 12));
+    std::string addr, word, left;
+    while (in >> addr >> word >> left) {  // "10.77.0.1 expires 1s", "... expires 512ms,"
+      int ms = 0;
+      for (const char* c = left.c_str(); *c && *c != ',';) {
+        char* end;
+        long v = strtol(c, &end, 10);
+        if (strncmp(end, "ms", 2) == 0) ms += int(v), c = end + 2;
+        else if (*end == 's') ms += int(v) * 1000, c = end + 1;
+        else break;
+      }
+      got[addr] = ms;
+    }
+    return got;
+  }
+  std::set<std::string> pinned(const std::string& link) {
+    std::set<std::string> out;
+    for (const auto& [addr, ms] : pins(link)) out.insert(addr);
+    return out;
+  }
+  static constexpr int kSources = 20;
+  static constexpr uint32_t kWan1 = 0x8100, kWan2 = 0x8200;  // sticky bit + link mark
+  Decisions both{{"default", {{{"wan1", 1}, {"wan2", 1}}}}, {"cellular", {}}};
+  Decisions only_wan1{{"default", {{{"wan1", 1}}}}, {"cellular", {}}};
+  Decisions only_wan2{{"default", {{{"wan2", 1}}}}, {"cellular", {}}};
+};
+
+TEST_F(StickyKernelTest, SourcesStayOnTheirLinkOthersBalance) {
+  ASSERT_TRUE(prog->apply(desired(both)).ok());
+  std::map<uint32_t, int> first;  // link of each source's first flow -> sources
+  for (int i = 1; i <= kSources; ++i) {
+    uint32_t m = new_flow(source(i).c_str());
+    ASSERT_TRUE(m == kWan1 || m == kWan2) << source(i) << " mark " << m;
+    ++first[m];
+    // Two more flows from the same source: same link.
+    EXPECT_EQ(new_flow(source(i).c_str()), m) << source(i);
+    EXPECT_EQ(new_flow(source(i).c_str()), m) << source(i);
+  }
+  // Other sources are free to balance: both links got some (1 in 2^19 to fail by chance).
+  EXPECT_GT(first[kWan1], 0);
+  EXPECT_GT(first[kWan2], 0);
+  // A periodic sync finds the table as loaded (set elements are not compared): the pins survive.
+  auto wan1 = pinned("wan1"), wan2 = pinned("wan2");
+  EXPECT_EQ(wan1.size() + wan2.size(), size_t(kSources));
+  ASSERT_TRUE(prog->sync().ok());
+  EXPECT_EQ(pinned("wan1"), wan1);
+  EXPECT_EQ(pinned("wan2"), wan2);
+  ASSERT_TRUE(prog->remove_all().ok());
+  EXPECT_EQ(sh("nft list ruleset"), "");  // the sets went with the table
+}
+
+TEST_F(StickyKernelTest, PinsExpireOneTimeoutAfterTheLastNewFlow) {
+  for (auto& r : config.rules)
+    if (r.name == "router") r.sticky = std::chrono::seconds(1);
+  ASSERT_TRUE(prog->apply(desired(only_wan1)).ok());
+  ASSERT_EQ(new_flow("10.77.0.1"), kWan1);
+  auto expires = [&] {  // ms left on the pin of 10.77.0.1 (-1: no pin)
+    auto p = pins("wan1");
+    return p.count("10.77.0.1") ? p["10.77.0.1"] : -1;
+  };
+  int fresh = expires();
+  EXPECT_GT(fresh, 500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  int older = expires();
+  EXPECT_GE(older, 0);
+  EXPECT_LT(older, fresh);
+  ASSERT_EQ(new_flow("10.77.0.1"), kWan1);  // a new flow refreshes the pin
+  EXPECT_GT(expires(), older);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(expires(), -1);  // gone one timeout after the last new flow
+  ASSERT_TRUE(prog->remove_all().ok());
+}
+
+TEST_F(StickyKernelTest, ALinkLeavingThePolicyMakesNewFlowsChooseAfresh) {
+  ASSERT_TRUE(prog->apply(desired(only_wan1)).ok());
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(new_flow(source(i).c_str()), kWan1);
+  EXPECT_EQ(pinned("wan1").size(), 5u);
+  // wan1 leaves the policy: its pins are dropped in the same transaction.
+  ASSERT_TRUE(prog->apply(desired(only_wan2)).ok());
+  EXPECT_TRUE(pinned("wan1").empty());
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(new_flow(source(i).c_str()), kWan2) << source(i);
+  // wan1 is back: the sources stay where their last flows went (their wan1
+  // pins did not come back with the link).
+  ASSERT_TRUE(prog->apply(desired(both)).ok());
+  for (int i = 1; i <= 5; ++i)
+    for (int n = 0; n < 3; ++n) EXPECT_EQ(new_flow(source(i).c_str()), kWan2) << source(i);
+  // The next sync finds our chain updates, not a foreign edit: no reload, the pins stay.
+  EXPECT_EQ(pinned("wan2").size(), 5u);
+  ASSERT_TRUE(prog->sync().ok());
+  EXPECT_EQ(pinned("wan2").size(), 5u);
+  ASSERT_TRUE(prog->remove_all().ok());
+  EXPECT_EQ(sh("nft list ruleset"), "");  // the sets went with the table
 }
 
 }  // namespace

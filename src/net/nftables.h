@@ -15,7 +15,7 @@ class Nftables {
   virtual Result<void> run(const std::string& script) = 0;
   // Parses and evaluates `script` without committing anything (dry run).
   virtual Result<void> check(const std::string& script) = 0;
-  // `nft list table inet uplinkd`, or nullopt when the table does not exist.
+  // `nft -t list table inet uplinkd` (set elements omitted), or nullopt when the table does not exist.
   virtual Result<std::optional<std::string>> list_table() = 0;
 };
 

@@ -1,7 +1,9 @@
 #include "net/programmer.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <sstream>
 
 #include "common/log.h"
 
@@ -12,6 +14,36 @@ namespace {
 auto log() { return get_logger("net"); }
 
 const std::string kTable = std::string("inet ") + kNftTable;
+
+// The top-level blocks of an nft table listing ("\tchain X {" ... "\t}",
+// "\tset Y {" ... "\t}"), by their opening line.
+std::map<std::string, std::string> listing_blocks(const std::string& listing) {
+  std::map<std::string, std::string> blocks;
+  std::string head, body, line;
+  std::istringstream in(listing);
+  while (std::getline(in, line)) {
+    if (head.empty()) {
+      if (line.size() > 2 && line[0] == '\t' && line[1] != '\t' && line.back() == '{') head = line;
+    } else if (line == "\t}") {
+      blocks[head] = body;
+      head.clear();
+      body.clear();
+    } else {
+      body += line + "\n";
+    }
+  }
+  return blocks;
+}
+
+// Whether two listings of our table differ only inside `chains`.
+bool same_except_chains(const std::string& a, const std::string& b, const std::set<std::string>& chains) {
+  auto ba = listing_blocks(a), bb = listing_blocks(b);
+  for (const auto& c : chains) {
+    ba.erase("\tchain " + c + " {");
+    bb.erase("\tchain " + c + " {");
+  }
+  return ba == bb;
+}
 
 }  // namespace
 
@@ -29,7 +61,8 @@ Programmer::Programmer(Netlink& netlink, Nftables& nft, TimeSource& time, Progra
       backoff_(tuning.retry_min),
       retry_timer_(time.make_timer()),
       debounce_timer_(time.make_timer()),
-      verify_timer_(time.make_timer()) {}
+      verify_timer_(time.make_timer()),
+      listing_timer_(time.make_timer()) {}
 
 Programmer::~Programmer() = default;
 
@@ -83,6 +116,7 @@ void Programmer::on_failure(const Error& e) {
 }
 
 Result<KernelState> Programmer::read_back() {
+  if (listing_timer_->armed()) (void)refresh_listing();  // the reference first, or the check below reloads
   KernelState ks;
   auto routes = netlink_.list_default_routes();
   if (!routes) return routes.error();
@@ -136,6 +170,7 @@ Result<void> Programmer::write_diff(const KernelState& from, const KernelState& 
 Result<void> Programmer::write_nft(const NftState& from, const NftState& to) {
   if (from == to) return {};
   std::string script;
+  std::set<std::string> rewritten;
   bool full = from.empty() || from.skeleton != to.skeleton;
   if (full) {
     script = nft_full_load(to);
@@ -145,26 +180,57 @@ Result<void> Programmer::write_nft(const NftState& from, const NftState& to) {
       if (old != from.chains.end() && old->second == lines) continue;
       script += "flush chain " + kTable + " " + chain + "\n";
       for (const auto& l : lines) script += "add rule " + kTable + " " + chain + " " + l + "\n";
+      rewritten.insert(chain);
     }
+    // Pins of a link that is no longer honoured go in the same transaction.
+    for (const auto& set : from.sticky_sets)
+      if (!to.sticky_sets.count(set)) script += "flush set " + kTable + " " + set + "\n";
   }
   if (auto ok = nft_.run(script); !ok)
     return make_error("nft table " + kTable + (full ? " load" : " chain update") + ": " + ok.error().message);
   if (full) {
+    listing_timer_->cancel();
+    rewritten_.clear();
     auto listing = nft_.list_table();
     nft_listing_ = listing && *listing ? std::optional(**listing) : std::nullopt;
     log()->info("nft table {} loaded", kTable);
   } else {
-    // After an incremental update our stored listing is stale: the next sync
-    // cannot tell our edits from others', so it reloads once (harmless, atomic).
-    nft_listing_.reset();
+    // The new reference listing is taken right after, off the decision path.
+    rewritten_.insert(rewritten.begin(), rewritten.end());
+    if (!listing_timer_->armed())
+      listing_timer_->arm(Duration::zero(), [this] {
+        if (!refresh_listing()) schedule_sync();
+      });
   }
   return {};
+}
+
+bool Programmer::refresh_listing() {
+  listing_timer_->cancel();
+  auto listing = nft_.list_table();
+  std::optional<std::string> now = listing && *listing ? std::optional(**listing) : std::nullopt;
+  if (now && nft_listing_ && same_except_chains(*nft_listing_, *now, rewritten_)) {
+    // Outside the chains we rewrote the table is as we loaded it: the new
+    // listing is the reference for the next sync. (A reload would also empty
+    // the sticky sets: the pins must survive a policy change.)
+    nft_listing_ = now;
+    rewritten_.clear();
+    return true;
+  }
+  // Someone else changed the table meanwhile (or there is no reference):
+  // the next sync cannot tell our edits from theirs and reloads (atomic).
+  if (nft_listing_) log()->warn("nft table {} was changed by someone else; reloading it", kTable);
+  nft_listing_.reset();
+  rewritten_.clear();
+  return false;
 }
 
 Result<void> Programmer::remove_all() {
   retry_timer_->cancel();
   debounce_timer_->cancel();
   verify_timer_->cancel();
+  listing_timer_->cancel();
+  rewritten_.clear();
   desired_.reset();
   applied_.reset();
   nft_listing_.reset();

@@ -4,7 +4,11 @@
 //   apply(desired)  fast path, on every decision: diff against what we last
 //                   programmed (no kernel read, no conntrack), write only the
 //                   difference: a policy change is one nft transaction that
-//                   rewrites one chain.
+//                   rewrites the policy's chain (and its sticky rules' chains,
+//                   flushing the pins of links that left). Right after (a
+//                   zero timer, off the decision path) the table is listed
+//                   again: unchanged outside those chains -> that listing is
+//                   the reference for sync(), so no reload empties the pins.
 //   sync()          slow path: read back what the kernel holds of ours (routes
 //                   and rules with rtm_protocol kOwnedProtocol, the nft table)
 //                   and repair it. On start (adopts what a crashed predecessor
@@ -15,6 +19,8 @@
 //   remove_all()    on stop: delete every route, rule and the nft table we own.
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -56,6 +62,9 @@ class Programmer {
   Result<void> write_nft(const NftState& from, const NftState& to);
   Result<KernelState> read_back();
   void on_failure(const Error& e);
+  // After chain updates: takes the new reference listing if the rest of the
+  // table is unchanged; false (no reference: the next sync reloads) if not.
+  bool refresh_listing();
 
   Netlink& netlink_;
   Nftables& nft_;
@@ -63,10 +72,11 @@ class Programmer {
   ProgrammerTuning tuning_;
   std::optional<KernelState> desired_;
   std::optional<KernelState> applied_;  // what the kernel holds, as far as we know; nullopt = unknown
-  std::optional<std::string> nft_listing_;  // `list table` right after our last full load
+  std::optional<std::string> nft_listing_;  // `list table` after our last load (and chain updates since)
+  std::set<std::string> rewritten_;         // chains updated since nft_listing_ was taken
   Duration backoff_{};
   int syncs_ = 0;
-  std::unique_ptr<Timer> retry_timer_, debounce_timer_, verify_timer_;
+  std::unique_ptr<Timer> retry_timer_, debounce_timer_, verify_timer_, listing_timer_;
 };
 
 // The nft script that replaces uplinkd's table atomically (also when absent).

@@ -81,10 +81,42 @@ TEST_F(ProgrammerTest, PolicyChangeIsOneNftTransactionOnOneChain) {
   ASSERT_TRUE(prog.apply(ks).ok());
   EXPECT_EQ(nl.writes, writes);  // routes and rules do not depend on decisions
   ASSERT_EQ(nft.scripts.size(), scripts + 1);
+  // The policy chain and the chain of the sticky rule "lan" (policy default),
+  // and the pins of the links that left, in one transaction.
   EXPECT_EQ(nft.scripts.back(),
             "flush chain inet uplinkd policy_default\n"
-            "add rule inet uplinkd policy_default goto link_cell1\n");
+            "add rule inet uplinkd policy_default goto link_cell1\n"
+            "flush chain inet uplinkd sticky_lan\n"
+            "add rule inet uplinkd sticky_lan ip saddr @sticky_lan_cell1_v4 update @sticky_lan_cell1_v4 { ip saddr } "
+            "goto link_cell1\n"
+            "add rule inet uplinkd sticky_lan jump policy_default\n"
+            "add rule inet uplinkd sticky_lan meta mark & 0x00007f00 == 0x00000300 update @sticky_lan_cell1_v4 { ip saddr }\n"
+            "flush set inet uplinkd sticky_lan_wan1_v4\n"
+            "flush set inet uplinkd sticky_lan_wan2_v4\n");
   expect_kernel_equals(ks);
+  // Back to primary: cell1's pins go, wan1/wan2 start empty (flushed when they left).
+  ASSERT_TRUE(prog.apply(desired(primary)).ok());
+  EXPECT_EQ(nft.flushed_sets,
+            (std::vector<std::string>{"sticky_lan_wan1_v4", "sticky_lan_wan2_v4", "sticky_lan_cell1_v4"}));
+}
+
+TEST_F(ProgrammerTest, PolicyChangeKeepsTheTableSoStickyPinsSurviveTheNextSync) {
+  ASSERT_TRUE(prog.apply(desired(primary)).ok());
+  ASSERT_TRUE(prog.apply(desired(backup)).ok());
+  size_t scripts = nft.scripts.size();
+  time.advance(std::chrono::seconds(31));  // periodic verification: nothing to repair
+  EXPECT_GE(prog.syncs(), 2);
+  EXPECT_EQ(nft.scripts.size(), scripts);  // no reload (a reload would empty the sticky sets)
+  expect_kernel_equals(desired(backup));
+}
+
+TEST_F(ProgrammerTest, ExternalEditBeforeAPolicyChangeIsStillRepaired) {
+  auto ks = desired(primary);
+  ASSERT_TRUE(prog.apply(ks).ok());
+  ASSERT_TRUE(nft.run("flush chain inet uplinkd prerouting\n").ok());  // someone else
+  ASSERT_TRUE(prog.apply(desired(backup)).ok());                        // chain update only
+  time.advance(std::chrono::milliseconds(60));  // the edit was noticed: sync after the debounce
+  expect_kernel_equals(desired(backup));
 }
 
 TEST_F(ProgrammerTest, RemovesWhatIsNoLongerDesired) {

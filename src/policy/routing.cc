@@ -94,9 +94,10 @@ Result<void> Routing::apply_config(const Config& config) {
     for (const auto& [name, mark] : gone) {
       link_usage_.erase(name);
       if (!old_marks) continue;
-      auto n = conntrack_.flush_mark(mark, old_marks->link_mask);
-      if (n) log()->info("link {} removed: {} conntrack entries deleted", name, *n);
-      else log()->warn("link {} removed: {}", name, n.error().message);
+      conntrack_.flush_mark_async(mark, old_marks->link_mask, [name = name](Result<size_t> n) {
+        if (n) log()->info("link {} removed: {} conntrack entries deleted", name, *n);
+        else log()->warn("link {} removed: {}", name, n.error().message);
+      });
     }
   }
   return {};
@@ -155,9 +156,12 @@ void Routing::flush_links() {
     if (was_usable && !usable) mask = marks->link_mask;
     else if (usable && was_active && !active) mask = marks->mask;  // sticky bit must be clear
     if (!mask) continue;
-    auto n = conntrack_.flush_mark(l.fwmark, *mask);
-    if (n) log()->info("link {}: {} conntrack entries deleted ({})", name, *n, usable ? "left all policies" : "unusable");
-    else log()->warn("link {}: {}", name, n.error().message);
+    // Queued (a worker deletes, see AsyncConntrackFlusher): routing has
+    // switched already and never waits for the kernel to walk the table.
+    conntrack_.flush_mark_async(l.fwmark, *mask, [name = name, usable](Result<size_t> n) {
+      if (n) log()->info("link {}: {} conntrack entries deleted ({})", name, *n, usable ? "left all policies" : "unusable");
+      else log()->warn("link {}: {}", name, n.error().message);
+    });
   }
 }
 

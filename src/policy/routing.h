@@ -8,7 +8,9 @@
 //                  --> on_carrier / on_address / on_link_gone (hard signals for link monitoring)
 //
 // Everything runs on the io_context thread; nothing here blocks for long
-// (netlink requests are synchronous but local; hooks run in the background).
+// (netlink requests are synchronous but local; hooks run in the background;
+// conntrack flushes go through Conntrack::flush_mark_async: with an
+// AsyncConntrackFlusher they run on its worker thread).
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>

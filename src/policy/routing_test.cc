@@ -98,6 +98,41 @@ TEST_F(RoutingTest, LinkLeavingEveryPolicyKeepsItsStickyFlows) {
   EXPECT_EQ(ct.entries, (std::vector<uint32_t>{0x8300, 0x200}));  // the sticky flow stays on cell1
 }
 
+// Holds asynchronous flushes until the test completes them, as a worker
+// thread would, later. A synchronous flush from Routing is a failure.
+class DeferredConntrack final : public Conntrack {
+ public:
+  struct Pending {
+    uint32_t mark, mask;
+    FlushDone done;
+  };
+  std::vector<Pending> queued;
+  Result<size_t> flush_mark(uint32_t, uint32_t) override {
+    ADD_FAILURE() << "Routing waited for a conntrack flush";
+    return size_t(0);
+  }
+  void flush_mark_async(uint32_t mark, uint32_t mask, FlushDone done) override {
+    queued.push_back({mark, mask, std::move(done)});
+  }
+};
+
+TEST_F(RoutingTest, RoutingSwitchesWithoutWaitingForTheFlush) {
+  DeferredConntrack deferred;
+  auto r = std::make_unique<Routing>(config, time, nl, monitor, nft, deferred, hooks);
+  ASSERT_TRUE(r->start().ok());
+  for (const char* l : {"wan1", "wan2", "cell1"}) r->on_link_state(l, LinkState::up, {}, "");
+  r->on_link_state("wan1", LinkState::down, {}, "");
+  EXPECT_TRUE(chain_has("policy_default", "goto link_wan2"));  // switched, flush still queued
+  ASSERT_EQ(deferred.queued.size(), 1u);
+  EXPECT_EQ(deferred.queued[0].mark, 0x100u);
+  EXPECT_EQ(deferred.queued[0].mask, 0x7f00u);
+  deferred.queued[0].done(size_t(42));  // the result arrives later: only logged
+  r->on_link_state("wan2", LinkState::down, {}, "");
+  ASSERT_EQ(deferred.queued.size(), 2u);
+  r.reset();                                                   // a result after Routing is gone is harmless
+  deferred.queued[1].done(make_error("conntrack flush of mark 0x200/0x7f00: injected"));
+}
+
 TEST_F(RoutingTest, InvalidConfigChangesNothing) {
   ASSERT_TRUE(routing.start().ok());
   up("wan1");

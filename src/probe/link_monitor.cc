@@ -239,6 +239,9 @@ void LinkMonitor::decide(bool passed, bool any_reply, bool suspect) {
         if (++good_run_ >= up_after) go_up();
       } else {
         good_run_ = 0;
+        // Failed rounds while not up are outage evidence, not path quality:
+        // kept in the windows they would make a recovered link "degraded".
+        for (auto& s : stats_) s.loss.clear();
         if (bad_run_ == 0) bad_run_had_reply_ = false;
         bad_run_had_reply_ = bad_run_had_reply_ || any_reply;
         if (state_ == LinkState::unknown && ++bad_run_ >= link_.probe.down_after)

@@ -1,8 +1,8 @@
 #pragma once
 // In-memory nftables for unit tests. It understands exactly the commands the
 // Programmer emits: a whole-table load ("table inet uplinkd {}" / "delete
-// table inet uplinkd" / the table text), "flush chain inet uplinkd C" and
-// "add rule inet uplinkd C ...". Anything else is an error, so a test fails
+// table inet uplinkd" / the table text), "flush chain inet uplinkd C",
+// "add rule inet uplinkd C ..." and "flush set inet uplinkd S". Anything else is an error, so a test fails
 // if the Programmer starts emitting something new.
 #include <sstream>
 
@@ -15,6 +15,7 @@ class FakeNftables final : public Nftables {
  public:
   std::optional<std::string> table;  // the table text, as `render()` produces it
   std::vector<std::string> scripts;  // every script run, in order
+  std::vector<std::string> flushed_sets;  // "flush set" commands, in order
   bool fail_next = false;
 
   Result<void> run(const std::string& script) override {
@@ -43,6 +44,12 @@ class FakeNftables final : public Nftables {
         next = text;
       } else if (line.rfind("flush chain inet uplinkd ", 0) == 0) {
         if (!next || !set_body(*next, line.substr(25), std::nullopt)) return make_error("nft: no chain in " + line);
+      } else if (line.rfind("flush set inet uplinkd ", 0) == 0) {
+        // Elements are not modelled (no packets here): the flush is recorded.
+        auto set = line.substr(23);
+        if (!next || next->find("\tset " + set + " {\n") == std::string::npos)
+          return make_error("nft: no set in " + line);
+        flushed_sets.push_back(set);
       } else if (line.rfind("add rule inet uplinkd ", 0) == 0) {
         auto rest = line.substr(22);
         auto sp = rest.find(' ');
@@ -62,9 +69,11 @@ class FakeNftables final : public Nftables {
     if (fail_check) return make_error("nft: injected check failure");
     auto saved_table = table;
     auto saved_scripts = scripts;
+    auto saved_flushes = flushed_sets;
     auto r = run(script);
     table = saved_table;
     scripts = saved_scripts;
+    flushed_sets = saved_flushes;
     return r;
   }
   int checks = 0;

@@ -1,0 +1,108 @@
+#include "daemon/routing_module.h"
+
+#include "common/log.h"
+
+namespace uplink {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = get_logger("routing");
+  return l;
+}
+
+std::vector<std::string> links_of(const PolicyDecision& d) {
+  std::vector<std::string> out;
+  for (const auto& m : d.active) out.push_back(m.link);
+  return out;
+}
+
+}  // namespace
+
+RoutingModule::RoutingModule(TimeSource& time, RoutingKernel kernel, LinkStateSink& sink, QualityTuning tuning)
+    : time_(time), kernel_(kernel), sink_(sink), tuning_(tuning), report_timer_(time.make_timer()) {}
+
+RoutingModule::~RoutingModule() { report_timer_->cancel(); }
+
+Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/) {
+  if (stopped_) return make_error("routing is stopped; configuration not applied");
+  if (!routing_) {
+    auto r = std::make_unique<Routing>(next, time_, kernel_.netlink, kernel_.monitor, kernel_.nft, kernel_.conntrack,
+                                       kernel_.hooks, tuning_);
+    r->set_callbacks(RoutingCallbacks{
+        .on_carrier = [this](const std::string& ifname, bool carrier) {
+          if (signals_.on_carrier) signals_.on_carrier(ifname, carrier);
+        },
+        .on_address = [this](const std::string& ifname, const IpPrefix& address, bool added) {
+          if (signals_.on_address) signals_.on_address(ifname, address, added);
+        },
+        .on_link_gone = [this](const std::string& ifname) {
+          if (signals_.on_link_gone) signals_.on_link_gone(ifname);
+        },
+        .on_policy_change = [this](const PolicyChange& c) { on_policy_change(c); },
+    });
+    if (auto ok = r->start(); !ok) {
+      // start() may have begun watching netlink with a handler into `r`.
+      kernel_.monitor.stop();
+      return make_error("cannot start routing: " + ok.error().message + "; nothing was programmed");
+    }
+    routing_ = std::move(r);
+    logger()->info("routing started: {} links, {} policies, {} rules", next.links.size(), next.policies.size(),
+                   next.rules.size());
+  } else if (auto ok = routing_->apply_config(next); !ok) {
+    return ok;
+  }
+  // The daemon rebuilds its policy table after every module applied (a new
+  // policy starts with no active link there): tell it again right after.
+  report_timer_->cancel();
+  report_timer_->arm(Duration::zero(), [this] { report_all_policies(); });
+  return {};
+}
+
+void RoutingModule::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  report_timer_->cancel();
+  if (!routing_) return;
+  if (auto ok = routing_->stop(); !ok) {
+    logger()->error("routing stop: {}; what is left carries protocol 85 / table inet uplinkd and is adopted or "
+                    "removed at the next start",
+                    ok.error().message);
+    return;
+  }
+  logger()->info("routing stopped: routes, rules and the nftables table removed");
+}
+
+void RoutingModule::on_link_state(const std::string& link, LinkState state, const LinkQuality& quality,
+                                  const std::string& reason) {
+  if (!routing_ || stopped_) return;
+  routing_->on_link_state(link, state, quality, reason);
+}
+
+void RoutingModule::on_policy_change(const PolicyChange& c) {
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s.empty() ? std::string("last resort") : s;
+  };
+  logger()->debug("policy-change: [{}] {} -> {}", c.policy, join(c.from), join(c.to));
+  sink_.report_policy_active(c.policy, c.to);
+  if (policy_listener_) policy_listener_(c);
+}
+
+void RoutingModule::report_all_policies() {
+  if (!routing_) return;
+  for (const auto& [policy, decision] : routing_->decisions()) sink_.report_policy_active(policy, links_of(decision));
+}
+
+void RoutingModule::add_status(nlohmann::json& status) const {
+  if (!routing_ || !status.contains("policies") || !status["policies"].is_array()) return;
+  auto mine = routing_->status_json();
+  for (auto& p : status["policies"]) {
+    for (const auto& r : mine) {
+      if (r["name"] == p["name"]) p["last_resort_active"] = r["last_resort_active"];
+    }
+  }
+}
+
+}  // namespace uplink

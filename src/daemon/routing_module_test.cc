@@ -1,0 +1,287 @@
+#include "daemon/routing_module.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include "config/diff.h"
+#include "daemon/daemon.h"
+#include "daemon/views.h"
+#include "daemon/wiring.h"
+#include "daemon/wiring_test_support.h"
+#include "net/testing/fake_conntrack.h"
+#include "net/testing/fake_netlink.h"
+#include "net/testing/fake_nftables.h"
+
+namespace uplink {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::address;
+using testing::probed_config;
+using testing::RecordingSink;
+using testing::ScriptedProbers;
+IpPrefix ifaddr(const char* a, int len) { return IpPrefix{address(a), len}; }
+using Strings = std::vector<std::string>;
+
+class RecordingHooks final : public HookRunner {
+ public:
+  std::vector<HookEvent> events;
+  void run(const HookEvent& e) override { events.push_back(e); }
+};
+
+// A kernel with the three link interfaces, as the fakes of src/net see it.
+struct FakeKernel {
+  FakeKernel() {
+    nl.links = {{11, "eth1", true, true}, {12, "eth2", true, true}, {13, "wwan0", true, true}, {1, "lo", true, true}};
+    nl.addresses = {{11, ifaddr("198.18.1.2", 24)}, {12, ifaddr("198.18.2.2", 24)}, {13, ifaddr("198.18.3.2", 24)}};
+    nl.routes = {{{AF_INET, 254, {{AF_INET}, 0}, address("198.18.2.1"), 12}, 4}};  // DHCP's default on eth2
+  }
+  RoutingKernel handles() { return RoutingKernel{nl, monitor, nft, ct, hooks}; }
+  bool chain_has(const std::string& chain, const std::string& text) const {
+    if (!nft.table) return false;
+    auto pos = nft.table->find("\tchain " + chain + " {\n");
+    if (pos == std::string::npos) return false;
+    return nft.table->substr(pos, nft.table->find("\t}\n", pos) - pos).find(text) != std::string::npos;
+  }
+  void emit_carrier(int ifindex, const std::string& ifname, bool carrier) {
+    NetlinkEvent e;
+    e.kind = NetlinkEvent::Kind::link;
+    e.link = {ifindex, ifname, true, carrier};
+    e.ifname = ifname;
+    monitor.emit(e);
+  }
+
+  FakeNetlink nl;
+  FakeNetlinkMonitor monitor;
+  FakeNftables nft;
+  FakeConntrack ct;
+  RecordingHooks hooks;
+};
+
+class RoutingModuleTest : public ::testing::Test {
+ protected:
+  RoutingModuleTest() {
+    routing.set_policy_listener([this](const PolicyChange& c) { changes.push_back(c); });
+  }
+  Result<void> apply(const Config& next) {
+    auto r = routing.apply(next, diff_configs(current, next));
+    if (r) current = next;
+    return r;
+  }
+  void up(const std::string& l) { routing.on_link_state(l, LinkState::up, {20.0, 1.0, 0.0}, "probes_ok"); }
+  void down(const std::string& l) { routing.on_link_state(l, LinkState::down, {}, "probe_timeout"); }
+
+  FakeTimeSource time;
+  FakeKernel k;
+  RecordingSink sink;
+  RoutingModule routing{time, k.handles(), sink};
+  std::vector<PolicyChange> changes;
+  Config current;
+};
+
+TEST_F(RoutingModuleTest, FirstApplyStartsRoutingAtLastResort) {
+  EXPECT_FALSE(routing.running());
+  ASSERT_TRUE(apply(probed_config()).ok());
+  EXPECT_TRUE(routing.running());
+  EXPECT_TRUE(k.monitor.handler != nullptr) << "watching netlink";
+  EXPECT_TRUE(k.chain_has("policy_default", "goto last_resort_unreachable"));
+  EXPECT_FALSE(k.nl.owned_rules().empty());
+  time.run_due();  // the daemon is told every policy right after the apply
+  EXPECT_EQ(sink.policies["default"], Strings{});
+  EXPECT_EQ(sink.policies.count("cellular"), 1u);
+}
+
+TEST_F(RoutingModuleTest, LinkStatesMovePoliciesAndTheDaemonIsTold) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  up("wan1");
+  EXPECT_EQ(sink.policies["default"], Strings{"wan1"});
+  up("wan2");
+  EXPECT_EQ(sink.policies["default"], (Strings{"wan1", "wan2"}));
+  EXPECT_TRUE(k.chain_has("policy_default", "numgen random mod 4 vmap { 0-2 : goto link_wan1, 3 : goto link_wan2 }"));
+  k.ct.entries = {0x100, 0x200};
+  down("wan1");
+  EXPECT_EQ(sink.policies["default"], Strings{"wan2"});
+  EXPECT_TRUE(k.chain_has("policy_default", "goto link_wan2"));
+  EXPECT_EQ(k.ct.entries, std::vector<uint32_t>{0x200}) << "only wan1's flows are flushed";
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes.back().policy, "default");
+  EXPECT_EQ(changes.back().from, (Strings{"wan1", "wan2"}));
+  EXPECT_EQ(changes.back().to, Strings{"wan2"});
+
+  nlohmann::json status = {{"policies", {{{"name", "default"}, {"active", {"wan2"}}}, {{"name", "cellular"}}}}};
+  routing.add_status(status);
+  EXPECT_EQ(status["policies"][0]["last_resort_active"], false);
+  EXPECT_EQ(status["policies"][1]["last_resort_active"], true);
+}
+
+TEST_F(RoutingModuleTest, NetlinkHardSignalsReachTheMonitorForLinkInterfacesOnly) {
+  std::vector<std::string> seen;
+  routing.set_interface_signals(InterfaceSignals{
+      .on_carrier = [&](const std::string& i, bool c) { seen.push_back("carrier " + i + (c ? " up" : " down")); },
+      .on_address = [&](const std::string& i, const IpPrefix& a,
+                        bool added) { seen.push_back((added ? "+" : "-") + a.to_string() + " " + i); },
+      .on_link_gone = [&](const std::string& i) { seen.push_back("gone " + i); },
+  });
+  ASSERT_TRUE(apply(probed_config()).ok());
+  k.emit_carrier(11, "eth1", false);
+  k.emit_carrier(1, "lo", false);  // not a link's interface
+  NetlinkEvent addr;
+  addr.kind = NetlinkEvent::Kind::address_removed;
+  addr.address = {12, ifaddr("198.18.2.2", 24)};
+  addr.ifname = "eth2";
+  k.monitor.emit(addr);
+  NetlinkEvent gone;
+  gone.kind = NetlinkEvent::Kind::link_gone;
+  gone.link = {13, "wwan0", false, false};
+  gone.ifname = "wwan0";
+  k.monitor.emit(gone);
+  EXPECT_EQ(seen, (Strings{"carrier eth1 down", "-198.18.2.2/24 eth2", "gone wwan0"}));
+}
+
+TEST_F(RoutingModuleTest, InvalidReloadChangesNothing) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  up("wan1");
+  auto table = k.nft.table;
+  auto rules = k.nl.rules;
+  Config bad = probed_config();
+  bad.links["wan2"].fwmark = 0x100;
+  auto r = apply(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("wan1"), std::string::npos) << r.error().message;
+  EXPECT_EQ(k.nft.table, table);
+  EXPECT_EQ(k.nl.rules, rules);
+  EXPECT_EQ(sink.policies["default"], Strings{"wan1"});
+}
+
+TEST_F(RoutingModuleTest, InvalidFirstApplyStartsNothing) {
+  Config bad = probed_config();
+  bad.links["wan2"].fwmark = 0x100;
+  ASSERT_FALSE(apply(bad).ok());
+  EXPECT_FALSE(routing.running());
+  EXPECT_TRUE(k.monitor.handler == nullptr);
+  EXPECT_FALSE(k.nft.table.has_value());
+  EXPECT_TRUE(k.nl.owned_rules().empty());
+  up("wan1");  // ignored, no crash
+  ASSERT_TRUE(apply(probed_config()).ok());  // a good configuration later starts it
+  EXPECT_TRUE(routing.running());
+}
+
+TEST_F(RoutingModuleTest, ANewPolicyIsReportedAfterTheApply) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  up("wan2");
+  Config c = probed_config();
+  PolicyConfig backup;
+  backup.name = "backup";
+  backup.members = {{"wan2", 1, 1}};
+  c.policies["backup"] = backup;
+  c.policy_order.push_back("backup");
+  ASSERT_TRUE(apply(c).ok());
+  time.run_due();
+  EXPECT_EQ(sink.policies["backup"], Strings{"wan2"});
+}
+
+TEST_F(RoutingModuleTest, StopRemovesEverythingItAdded) {
+  auto routes_before = k.nl.routes;
+  auto rules_before = k.nl.rules;
+  ASSERT_TRUE(apply(probed_config()).ok());
+  up("wan1");
+  up("wan2");
+  ASSERT_FALSE(k.nl.owned_routes().empty());
+  routing.stop();
+  EXPECT_EQ(k.nl.routes, routes_before);
+  EXPECT_EQ(k.nl.rules, rules_before);
+  EXPECT_FALSE(k.nft.table.has_value());
+  EXPECT_TRUE(k.monitor.handler == nullptr);
+  EXPECT_FALSE(apply(probed_config()).ok()) << "a stopped module programs nothing";
+  routing.stop();  // twice is harmless
+}
+
+// The daemon as main() wires it: Daemon + routing + monitor, fakes below.
+class WiredDaemonTest : public ::testing::Test {
+ protected:
+  WiredDaemonTest() {
+    connect_modules(monitor, routing);
+    daemon.add_module(routing);  // routing first: tables and mark rules before the first probe
+    daemon.add_module(monitor);
+    daemon.events().subscribe([this](const LinkEvent& e) { events.push_back(e); });
+  }
+  Strings active(const std::string& policy) const { return daemon.policies().at(policy).active; }
+
+  FakeTimeSource time;
+  FakeKernel k;
+  ScriptedProbers probers{time};
+  Daemon daemon{time, probed_config()};
+  RoutingModule routing{time, k.handles(), daemon};
+  MonitorModule monitor{time, probers, daemon, [this](const std::string& i) { return read_interface_status(k.nl, i); }};
+  std::vector<LinkEvent> events;
+};
+
+TEST_F(WiredDaemonTest, ProbesDecideRoutingAndCarrierLossFailsOverAtOnce) {
+  ASSERT_TRUE(daemon.start().ok());
+  time.advance(1s);
+  EXPECT_EQ(daemon.links().at("wan1").state, LinkState::up);
+  EXPECT_EQ(active("default"), (Strings{"wan1", "wan2"}));
+  EXPECT_EQ(active("cellular"), Strings{"cell1"});
+  EXPECT_TRUE(k.chain_has("policy_default", "goto link_wan1"));
+  nlohmann::json status = status_json(daemon);
+  EXPECT_EQ(status["links"][0]["state"], "up");
+  EXPECT_TRUE(status["links"][0]["latency_ms"].is_number());
+  EXPECT_EQ(status["policies"][0]["active"], nlohmann::json({"wan1", "wan2"}));
+  EXPECT_EQ(status["policies"][0]["last_resort_active"], false);
+  EXPECT_EQ(status["probes"]["wan1"]["state"], "up");
+
+  // Cable out on eth1: netlink -> routing -> monitor -> daemon + routing, no timer in between.
+  k.ct.entries = {0x100, 0x200};
+  events.clear();
+  k.emit_carrier(11, "eth1", false);
+  EXPECT_EQ(daemon.links().at("wan1").state, LinkState::down);
+  EXPECT_EQ(daemon.links().at("wan1").reason, "carrier_lost");
+  EXPECT_EQ(active("default"), Strings{"wan2"});
+  EXPECT_TRUE(k.chain_has("policy_default", "goto link_wan2"));
+  EXPECT_EQ(k.ct.entries, std::vector<uint32_t>{0x200});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].from, LinkState::up);
+  EXPECT_EQ(events[0].to, LinkState::down);
+
+  k.emit_carrier(11, "eth1", true);
+  time.advance(1s);
+  EXPECT_EQ(daemon.links().at("wan1").state, LinkState::up);
+  EXPECT_EQ(active("default"), (Strings{"wan1", "wan2"}));
+
+  // Administrative disable moves traffic during the apply itself.
+  Config next = daemon.config();
+  next.links["wan1"].enabled = false;
+  ASSERT_TRUE(daemon.apply_config(next).ok());
+  EXPECT_EQ(daemon.links().at("wan1").state, LinkState::disabled);
+  EXPECT_EQ(active("default"), Strings{"wan2"});
+  int sent = probers.sent["wan1"];
+  time.advance(3s);
+  EXPECT_EQ(probers.sent["wan1"], sent);
+  EXPECT_EQ(daemon.links().at("wan1").state, LinkState::disabled);
+
+  // SIGTERM path: monitor stops probing, routing removes what it added.
+  daemon.stop();
+  EXPECT_TRUE(k.nl.owned_rules().empty());
+  EXPECT_TRUE(k.nl.owned_routes().empty());
+  EXPECT_FALSE(k.nft.table.has_value());
+  int total = probers.sent["wan2"] + probers.sent["cell1"];
+  time.advance(3s);
+  EXPECT_EQ(probers.sent["wan2"] + probers.sent["cell1"], total);
+}
+
+TEST_F(WiredDaemonTest, DeadLinkGoesDownByProbesAndTheNextTierTakesOver) {
+  ASSERT_TRUE(daemon.start().ok());
+  time.advance(1s);
+  probers.dead = {"wan1", "wan2"};
+  time.advance(3s);
+  EXPECT_EQ(daemon.links().at("wan1").state, LinkState::down);
+  EXPECT_EQ(daemon.links().at("wan1").reason, "probe_timeout");
+  EXPECT_EQ(active("default"), Strings{"cell1"});
+  probers.dead.clear();
+  time.advance(3s);
+  EXPECT_EQ(active("default"), (Strings{"wan1", "wan2"}));
+  daemon.stop();
+}
+
+}  // namespace
+}  // namespace uplink
