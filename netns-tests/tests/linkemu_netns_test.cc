@@ -135,27 +135,37 @@ double median_of(const nlohmann::json& rtts, size_t from, size_t to) {
   return v[v.size() / 2];
 }
 
+// The highest median over any window of `width` consecutive samples.
+double max_window_median(const nlohmann::json& rtts, size_t width) {
+  double best = -1;
+  for (size_t i = 0; i + width <= rtts.size(); ++i) best = std::max(best, median_of(rtts, i, i + width));
+  return best;
+}
+
 TEST_F(LinkemuLine, ChangeAtRunTimeKeepsQueuedFrames) {
   ASSERT_TRUE(fault("eth1", {"delay", "20"}));
-  // A 1.2 s train at 100/s; after 0.5 s the delay goes to 60 ms, after 0.9 s back to 5 ms.
+  // A 1.6 s train at 100/s; after ~0.5 s the delay goes to 60 ms, after ~0.9 s back to 5 ms.
+  // A fault command takes a process start, which is slow on a loaded machine,
+  // so the checks look at the shape of the RTT series, not at fixed indices:
+  // the start at 20 ms, a plateau at 60 ms, the end at 5 ms, nothing lost.
   std::string out_file = (temp_dir() / "probe.json").string();
   Child train = lab().spawn("router",
                             {bin_dir() + "/udp-probe", "--target", "203.0.113.1", "--bind", "198.18.1.2", "--count",
-                             "120", "--interval-us", "10000", "--wait-ms", "500", "--rtts"},
+                             "160", "--interval-us", "10000", "--wait-ms", "500", "--rtts"},
                             out_file);
   std::this_thread::sleep_for(500ms);
   ASSERT_TRUE(fault("eth1", {"delay", "60"}));
   std::this_thread::sleep_for(400ms);
   ASSERT_TRUE(fault("eth1", {"delay", "5"}));
-  for (int i = 0; i < 300 && train.running(); ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 400 && train.running(); ++i) std::this_thread::sleep_for(10ms);
   ASSERT_FALSE(train.running());
   auto j = nlohmann::json::parse(train.log(), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << train.log();
-  EXPECT_EQ(received(j), 120) << "a change dropped frames: " << j["pattern"];
+  EXPECT_EQ(received(j), 160) << "a change dropped frames: " << j["pattern"];
   auto rtts = j["rtts"];
   EXPECT_NEAR(median_of(rtts, 5, 30), 20.0, 1.5);
-  EXPECT_NEAR(median_of(rtts, 65, 80), 60.0, 1.5);
-  EXPECT_NEAR(median_of(rtts, 105, 120), 5.0, 1.5);
+  EXPECT_NEAR(max_window_median(rtts, 10), 60.0, 1.5);
+  EXPECT_NEAR(median_of(rtts, 150, 160), 5.0, 1.5);
   EXPECT_EQ(j["reordered"].get<int>(), 0);
 }
 
