@@ -315,7 +315,7 @@ int run(int argc, char** argv) {
      [&] { return change(g, Json{{"cmd", "reload"}}, "configuration reloaded"); });
   bool follow = false;
   {
-    auto* ev = app.add_subcommand("events", "link state changes, one per line");
+    auto* ev = app.add_subcommand("events", "link state and policy changes, one per line");
     ev->add_flag("-f,--follow", follow, "keep streaming new events");
     on(ev, [&] { return events(g, follow); });
   }

@@ -136,6 +136,11 @@ std::string render_rules(const Json& rules) {
 }
 
 std::string render_event(const Json& e) {
+  // Policy events are told apart by their "policy" key (docs/control-protocol.md).
+  if (e.is_object() && e.contains("policy")) {
+    return cell(field(e, "ts")) + "  policy " + cell(field(e, "policy")) + "  " + cell(field(e, "active_before")) +
+           " -> " + cell(field(e, "active")) + "  (" + cell(field(e, "reason")) + ")";
+  }
   return cell(field(e, "ts")) + "  " + cell(field(e, "link")) + "  " + cell(field(e, "from")) + " -> " +
          cell(field(e, "to")) + "  (" + cell(field(e, "reason")) + ")";
 }

@@ -30,7 +30,10 @@ std::string render_links(const Json& links);
 std::string render_link(const Json& link);
 std::string render_policies(const Json& policies);
 std::string render_rules(const Json& rules);
-// One event line: "2026-11-26T10:00:00.000Z  wan1  up -> down  (probe_timeout)".
+// One event line:
+//   link:   "2026-11-26T10:00:00.000Z  wan1  up -> down  (probe_timeout)"
+//   policy: "2026-11-26T10:00:00.000Z  policy default  wan1,wan2 -> wan2  (wan1 down)"
+// (an empty active list, the policy's last resort, shows as "-").
 std::string render_event(const Json& event);
 
 }  // namespace uplink::cli

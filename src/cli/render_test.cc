@@ -50,5 +50,20 @@ TEST(Render, Event) {
   EXPECT_EQ(render_event(e), "2026-11-26T10:00:00.000Z  wan1  up -> disabled  (admin)");
 }
 
+TEST(Render, PolicyEvent) {
+  Json e = Json::parse(R"({"ts":"2026-11-26T10:00:00.123Z","policy":"default","active_before":["wan1","wan2"],)"
+                       R"("active":["wan2"],"reason":"wan1 down"})");
+  EXPECT_EQ(render_event(e), "2026-11-26T10:00:00.123Z  policy default  wan1,wan2 -> wan2  (wan1 down)");
+}
+
+TEST(Render, PolicyEventToAndFromLastResortShowsADash) {
+  Json to = Json::parse(R"({"ts":"2026-11-26T10:00:01.000Z","policy":"default","active_before":["wan2"],)"
+                        R"("active":[],"reason":"wan2 down; last_resort"})");
+  EXPECT_EQ(render_event(to), "2026-11-26T10:00:01.000Z  policy default  wan2 -> -  (wan2 down; last_resort)");
+  Json from = Json::parse(R"({"ts":"2026-11-26T10:00:02.000Z","policy":"backup","active_before":[],)"
+                          R"("active":["cell1"],"reason":"cell1 up"})");
+  EXPECT_EQ(render_event(from), "2026-11-26T10:00:02.000Z  policy backup  - -> cell1  (cell1 up)");
+}
+
 }  // namespace
 }  // namespace uplink::cli

@@ -185,6 +185,29 @@ TEST_F(HandlerTest, EventsHistoryAndFollow) {
   EXPECT_TRUE(f.follow_events);
 }
 
+TEST_F(HandlerTest, EventsHistoryHoldsPolicyEventsInOrder) {
+  daemon_->report_link_state("wan1", LinkState::up, "probes_ok");
+  daemon_->report_policy_change("default", {}, {"wan1"}, "wan1 up");
+  auto h = call(R"({"cmd":"events"})");
+  ASSERT_TRUE(h.ok);
+  ASSERT_EQ(h.result.size(), 2u);
+  EXPECT_EQ(h.result[0]["link"], "wan1");
+  std::string ts = format_wall_time(time_.wall_now());
+  EXPECT_EQ(h.result[1], (Json{{"ts", ts}, {"policy", "default"}, {"active_before", Json::array()},
+                               {"active", Json::array({"wan1"})}, {"reason", "wan1 up"}}));
+}
+
+TEST_F(HandlerTest, MetricsCountPolicyChangesPerPolicy) {
+  daemon_->report_policy_change("default", {}, {"wan1"}, "wan1 up");
+  daemon_->report_policy_change("default", {"wan1"}, {}, "wan1 down; last_resort");
+  auto r = call(R"({"cmd":"metrics"})");
+  ASSERT_TRUE(r.ok);
+  std::string text = r.result["text"];
+  EXPECT_NE(text.find("# TYPE uplink_policy_changes_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nuplink_policy_changes_total{policy=\"default\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nuplink_events_total 2\n"), std::string::npos) << text;
+}
+
 TEST_F(HandlerTest, ConfigShowIsParseableToml) {
   auto r = call(R"({"cmd":"config.show"})");
   ASSERT_TRUE(r.ok);
@@ -200,6 +223,7 @@ TEST_F(HandlerTest, MetricsText) {
   EXPECT_NE(text.find("uplink_link_state{link=\"wan2\",state=\"disabled\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE uplink_link_latency_ms gauge\n"), std::string::npos);
   EXPECT_EQ(text.find("uplink_link_latency_ms{"), std::string::npos);  // nothing measured yet
+  EXPECT_NE(text.find("\nuplink_policy_changes_total{policy=\"default\"} 0\n"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -18,13 +18,36 @@ std::shared_ptr<spdlog::logger> logger() {
 
 std::string describe(const ConfigDiff& d) { return d.empty() ? "no changes" : d.summary(); }
 
+std::string join(const std::vector<std::string>& links) {
+  std::string s;
+  for (const auto& l : links) s += (s.empty() ? "" : ",") + l;
+  return s.empty() ? "-" : s;
+}
+
 }  // namespace
+
+class Daemon::EventHold {
+ public:
+  explicit EventHold(Daemon& d) : d_(d) { ++d_.event_holds_; }
+  ~EventHold() {
+    if (--d_.event_holds_ > 0) return;
+    std::vector<PolicyEvent> held;
+    held.swap(d_.held_events_);
+    for (auto& e : held) d_.publish_policy_event(std::move(e));
+  }
+  EventHold(const EventHold&) = delete;
+  EventHold& operator=(const EventHold&) = delete;
+
+ private:
+  Daemon& d_;
+};
 
 Daemon::Daemon(TimeSource& time, Config initial, std::optional<std::string> log_level_override)
     : time_(time), config_(std::move(initial)), log_level_override_(std::move(log_level_override)),
       started_(time.wall_now()) {}
 
 Result<void> Daemon::start() {
+  EventHold hold(*this);  // released after the policy table exists
   apply_log_level();
   Config empty;
   empty.path = config_.path;
@@ -70,6 +93,7 @@ Result<void> Daemon::apply_modules(const Config& from, const Config& to, const C
 }
 
 Result<ConfigDiff> Daemon::apply_config(Config next) {
+  EventHold hold(*this);  // released after commit(): link events of the apply come first
   ConfigDiff diff = diff_configs(config_, next);
   if (diff.empty()) {
     config_ = std::move(next);  // e.g. only comments changed: keep the text-equivalent config
@@ -205,6 +229,24 @@ void Daemon::report_link_quality(const std::string& link, const LinkQuality& qua
 void Daemon::report_policy_active(const std::string& policy, std::vector<std::string> active) {
   auto it = policies_.find(policy);
   if (it != policies_.end()) it->second.active = std::move(active);
+}
+
+void Daemon::report_policy_change(const std::string& policy, std::vector<std::string> before,
+                                  std::vector<std::string> after, std::string reason) {
+  PolicyEvent e{time_.wall_now(), policy, std::move(before), std::move(after), std::move(reason)};
+  if (event_holds_ > 0) {
+    held_events_.push_back(std::move(e));
+    return;
+  }
+  publish_policy_event(std::move(e));
+}
+
+void Daemon::publish_policy_event(PolicyEvent e) {
+  // The policy engine logs the change itself; this line adds why.
+  logger()->debug("policy-event: [{}] {} -> {} reason: {}", e.policy, join(e.active_before), join(e.active), e.reason);
+  auto it = policies_.find(e.policy);
+  if (it != policies_.end()) ++it->second.changes;  // a removed policy has no counter left
+  events_.publish(Event(std::move(e)));
 }
 
 }  // namespace uplink

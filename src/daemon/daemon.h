@@ -12,6 +12,12 @@
 //     succeeded, and the apply is rolled back if the write fails, so file and
 //     running state never disagree because of an edit.
 //   - LinkStateSink: modules report link states/quality and policy actives.
+//   - report_policy_change(): routing reports each change of a policy's
+//     active links (wiring.h connects it); it becomes a PolicyEvent.
+//
+// Events caused by an apply (a disabled link leaves a policy while the
+// modules apply) are held until the apply is committed, so the stream shows
+// "wan1 up -> disabled (admin)" before the policy change it caused.
 // Everything runs on the io_context thread; nothing here is thread-safe.
 #include <functional>
 #include <map>
@@ -40,6 +46,7 @@ struct LinkRuntime {
 
 struct PolicyRuntime {
   std::vector<std::string> active;
+  uint64_t changes = 0;  // PolicyEvents since the policy was configured
 };
 
 struct DaemonCounters {
@@ -86,11 +93,19 @@ class Daemon final : public LinkStateSink {
   void report_link_quality(const std::string& link, const LinkQuality& quality) override;
   void report_policy_active(const std::string& policy, std::vector<std::string> active) override;
 
+  // One change of a policy's active links (empty = last resort), with why.
+  // Publishes a PolicyEvent (held while an apply runs, see above).
+  void report_policy_change(const std::string& policy, std::vector<std::string> before,
+                            std::vector<std::string> after, std::string reason);
+
  private:
   Result<void> apply_modules(const Config& from, const Config& to, const ConfigDiff& diff);
   void commit(Config next, const ConfigDiff& diff);
   void transition(const std::string& link, LinkRuntime& rt, LinkState to, const std::string& reason);
   void apply_log_level();
+  // Holds policy events while alive (nestable); the last one releases them.
+  class EventHold;
+  void publish_policy_event(PolicyEvent e);
 
   TimeSource& time_;
   Config config_;
@@ -99,6 +114,8 @@ class Daemon final : public LinkStateSink {
   std::map<std::string, LinkRuntime> links_;
   std::map<std::string, PolicyRuntime> policies_;
   EventBus events_;
+  int event_holds_ = 0;
+  std::vector<PolicyEvent> held_events_;
   DaemonCounters counters_;
   WallTime started_;
 };

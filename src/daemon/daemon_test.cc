@@ -117,6 +117,73 @@ TEST_F(DaemonTest, RemovedLinkLeavesPolicyActiveList) {
   EXPECT_FALSE(daemon_->links().count("wan2"));
 }
 
+// "link wan1 disabled (admin)" / "policy default wan1 -> - (wan1 disabled)".
+std::string describe(const Event& e) {
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s.empty() ? std::string("-") : s;
+  };
+  if (const auto* l = std::get_if<LinkEvent>(&e))
+    return "link " + l->link + " " + std::string(to_string(l->to)) + " (" + l->reason + ")";
+  const auto& p = std::get<PolicyEvent>(e);
+  return "policy " + p.policy + " " + join(p.active_before) + " -> " + join(p.active) + " (" + p.reason + ")";
+}
+
+TEST_F(DaemonTest, PolicyChangeBecomesAnEventAndCountsPerPolicy) {
+  std::vector<Event> all;
+  daemon_->events().subscribe_all([&](const Event& e) { all.push_back(e); });
+  time_.advance(std::chrono::seconds(2));
+  daemon_->report_policy_change("default", {}, {"wan1"}, "wan1 up");
+  ASSERT_EQ(all.size(), 1u);
+  const auto& p = std::get<PolicyEvent>(all[0]);
+  EXPECT_EQ(p.ts, time_.wall_now());
+  EXPECT_EQ(describe(all[0]), "policy default - -> wan1 (wan1 up)");
+  EXPECT_TRUE(events_.empty()) << "link-only subscribers do not see policy events";
+  EXPECT_EQ(daemon_->policies().at("default").changes, 1u);
+  EXPECT_EQ(daemon_->events().recent().size(), 1u);
+  daemon_->report_policy_change("gone", {"wan1"}, {}, "removed");  // no such policy: an event, no counter
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_EQ(daemon_->policies().at("default").changes, 1u);
+}
+
+TEST_F(DaemonTest, PolicyEventsOfAnApplyFollowItsLinkEvents) {
+  // Like routing: while the modules apply a disable, the link leaves the policy.
+  second_.on_apply = [this](const Config& next) {
+    if (!next.links.at("wan1").enabled)
+      daemon_->report_policy_change("default", {"wan1"}, {}, "wan1 disabled; last_resort");
+  };
+  std::vector<std::string> seen;
+  daemon_->events().subscribe_all([&](const Event& e) { seen.push_back(describe(e)); });
+  Config next = daemon_->config();
+  next.links["wan1"].enabled = false;
+  ASSERT_TRUE(daemon_->apply_config(next));
+  EXPECT_EQ(seen, (std::vector<std::string>{"link wan1 disabled (admin)",
+                                            "policy default wan1 -> - (wan1 disabled; last_resort)"}));
+  EXPECT_EQ(daemon_->policies().at("default").changes, 1u);
+  // Outside an apply, nothing is held.
+  daemon_->report_policy_change("default", {}, {"wan2"}, "wan2 up");
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST_F(DaemonTest, PolicyEventsOfAFailedApplyAreStillPublished) {
+  // The kernel did move (and moved back in the rollback): the stream says so.
+  first_.on_apply = [this](const Config& next) {
+    bool disabled = !next.links.at("wan1").enabled;
+    daemon_->report_policy_change("default", disabled ? std::vector<std::string>{"wan1"} : std::vector<std::string>{},
+                                  disabled ? std::vector<std::string>{} : std::vector<std::string>{"wan1"},
+                                  disabled ? "wan1 disabled; last_resort" : "wan1 up");
+  };
+  second_.fail_next = true;
+  std::vector<std::string> seen;
+  daemon_->events().subscribe_all([&](const Event& e) { seen.push_back(describe(e)); });
+  Config next = daemon_->config();
+  next.links["wan1"].enabled = false;
+  ASSERT_FALSE(daemon_->apply_config(next));
+  EXPECT_EQ(seen, (std::vector<std::string>{"policy default wan1 -> - (wan1 disabled; last_resort)",
+                                            "policy default - -> wan1 (wan1 up)"}));
+}
+
 TEST_F(DaemonTest, ReloadAppliesTheFile) {
   file_.write(replaced("interface = \"eth2\"\nenabled = false", "interface = \"eth2\""));
   auto r = daemon_->reload();

@@ -4,13 +4,19 @@
 
 namespace uplink {
 
-uint64_t EventBus::subscribe(Subscriber s) {
+uint64_t EventBus::subscribe_all(Subscriber s) {
   uint64_t id = next_id_++;
   subs_[id] = std::move(s);
   return id;
 }
 
-void EventBus::publish(const LinkEvent& e) {
+uint64_t EventBus::subscribe(LinkSubscriber s) {
+  return subscribe_all([s = std::move(s)](const Event& e) {
+    if (const auto* link = std::get_if<LinkEvent>(&e)) s(*link);
+  });
+}
+
+void EventBus::publish(const Event& e) {
   ++published_;
   history_.push_back(e);
   while (history_.size() > history_cap_) history_.pop_front();

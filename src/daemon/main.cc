@@ -117,6 +117,7 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   MonitorModule monitor(time, probers, daemon,
                         [&nl = **netlink](const std::string& ifname) { return read_interface_status(nl, ifname); });
   connect_modules(monitor, routing);
+  connect_policy_events(routing, daemon);
   // Routing first: a link's table and fwmark rule exist before its first
   // probe; on stop the daemon goes in reverse (probes stop, then cleanup).
   daemon.add_module(routing);
@@ -143,7 +144,7 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
            "# TYPE uplink_control_connections gauge\n"
            "uplink_control_connections " + std::to_string(server.connections()) + "\n";
   });
-  daemon.events().subscribe([&server](const LinkEvent& e) { server.publish(event_json(e)); });
+  daemon.events().subscribe_all([&server](const Event& e) { server.publish(event_json(e)); });
   // The control socket first: it is also the single-instance lock (a live
   // socket means another uplinkd runs here), so a second instance never
   // touches the kernel state the first one programs.

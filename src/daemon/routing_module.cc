@@ -1,5 +1,7 @@
 #include "daemon/routing_module.h"
 
+#include <utility>
+
 #include "common/log.h"
 
 namespace uplink {
@@ -17,6 +19,19 @@ std::vector<std::string> links_of(const PolicyDecision& d) {
   return out;
 }
 
+// Sets `slot` for one synchronous call chain; restores it after (nesting-safe).
+class CauseScope {
+ public:
+  CauseScope(std::string& slot, std::string cause) : slot_(slot), saved_(std::exchange(slot, std::move(cause))) {}
+  ~CauseScope() { slot_ = std::move(saved_); }
+  CauseScope(const CauseScope&) = delete;
+  CauseScope& operator=(const CauseScope&) = delete;
+
+ private:
+  std::string& slot_;
+  std::string saved_;
+};
+
 }  // namespace
 
 RoutingModule::RoutingModule(TimeSource& time, RoutingKernel kernel, LinkStateSink& sink, QualityTuning tuning)
@@ -26,6 +41,8 @@ RoutingModule::~RoutingModule() { report_timer_->cancel(); }
 
 Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/) {
   if (stopped_) return make_error("routing is stopped; configuration not applied");
+  CauseScope cause(cause_, "config");
+  std::erase_if(fed_, [&](const auto& kv) { return !next.links.count(kv.first); });
   if (!routing_) {
     auto r = std::make_unique<Routing>(next, time_, kernel_.netlink, kernel_.monitor, kernel_.nft, kernel_.conntrack,
                                        kernel_.hooks, tuning_);
@@ -76,6 +93,10 @@ void RoutingModule::stop() {
 void RoutingModule::on_link_state(const std::string& link, LinkState state, const LinkQuality& quality,
                                   const std::string& reason) {
   if (!routing_ || stopped_) return;
+  auto [it, first] = fed_.try_emplace(link, state);
+  bool changed = first || it->second != state;
+  it->second = state;
+  CauseScope cause(cause_, link + " " + (changed ? std::string(to_string(state)) : std::string("quality")));
   routing_->on_link_state(link, state, quality, reason);
 }
 
@@ -87,7 +108,14 @@ void RoutingModule::on_policy_change(const PolicyChange& c) {
   };
   logger()->debug("policy-change: [{}] {} -> {}", c.policy, join(c.from), join(c.to));
   sink_.report_policy_active(c.policy, c.to);
-  if (policy_listener_) policy_listener_(c);
+  if (policy_listener_) policy_listener_(c, reason_for(c));
+}
+
+std::string RoutingModule::reason_for(const PolicyChange& c) const {
+  // The engine has already dropped a removed policy from its decisions.
+  if (routing_ && !routing_->decisions().count(c.policy)) return "removed";
+  std::string why = cause_.empty() ? "quality" : cause_;
+  return c.to.empty() ? why + "; last_resort" : why;
 }
 
 void RoutingModule::report_all_policies() {

@@ -8,6 +8,15 @@
 //
 //   link states (MonitorModule observer) --> on_link_state --> decisions --> kernel
 //   decision changes --> LinkStateSink::report_policy_active (+ policy listener: events)
+//
+// Why a policy changed (the reason of its event) is known only here: the
+// module remembers what it is feeding the engine while the engine recomputes.
+//   "wan1 down"      a member's state changed (up, degraded, down, disabled, unknown)
+//   "wan1 quality"   a member's measured quality changed (quality mode)
+//   "quality"        a quality-mode challenger held its margin for the hold time
+//   "config"         a configuration change (members, mode, links removed)
+//   "removed"        the policy was removed from the configuration
+// "; last_resort" is appended when the policy is left with no active link.
 //   netlink hard signals (carrier, address, interface gone) --> InterfaceSignals (MonitorModule)
 //
 // Registration order: routing BEFORE monitor. A new link's table and fwmark
@@ -17,6 +26,7 @@
 // same synchronous apply, so no probe is sent in between; on stop the daemon
 // goes in reverse order: probes stop first, then the kernel is cleaned.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -51,7 +61,7 @@ struct InterfaceSignals {
 
 class RoutingModule final : public Module {
  public:
-  using PolicyListener = std::function<void(const PolicyChange& change)>;
+  using PolicyListener = std::function<void(const PolicyChange& change, const std::string& reason)>;
 
   RoutingModule(TimeSource& time, RoutingKernel kernel, LinkStateSink& sink, QualityTuning tuning = {});
   ~RoutingModule() override;
@@ -59,7 +69,8 @@ class RoutingModule final : public Module {
   RoutingModule& operator=(const RoutingModule&) = delete;
 
   void set_interface_signals(InterfaceSignals signals) { signals_ = std::move(signals); }
-  // Every change of a policy's active links (after the daemon has been told).
+  // Every change of a policy's active links, with its reason (after the
+  // daemon's policy table has been told).
   void set_policy_listener(PolicyListener listener) { policy_listener_ = std::move(listener); }
 
   std::string_view name() const override { return "routing"; }
@@ -79,6 +90,7 @@ class RoutingModule final : public Module {
  private:
   void on_policy_change(const PolicyChange& change);
   void report_all_policies();
+  std::string reason_for(const PolicyChange& change) const;
 
   TimeSource& time_;
   RoutingKernel kernel_;
@@ -86,6 +98,10 @@ class RoutingModule final : public Module {
   QualityTuning tuning_;
   InterfaceSignals signals_;
   PolicyListener policy_listener_;
+  // What the engine is recomputing for right now; empty: its own timer.
+  std::string cause_;
+  // The last state fed to the engine per link: a state change or a quality update.
+  std::map<std::string, LinkState> fed_;
   std::unique_ptr<Routing> routing_;
   std::unique_ptr<Timer> report_timer_;
   bool stopped_ = false;

@@ -61,7 +61,10 @@ struct FakeKernel {
 class RoutingModuleTest : public ::testing::Test {
  protected:
   RoutingModuleTest() {
-    routing.set_policy_listener([this](const PolicyChange& c) { changes.push_back(c); });
+    routing.set_policy_listener([this](const PolicyChange& c, const std::string& reason) {
+      changes.push_back(c);
+      reasons.push_back(reason);
+    });
   }
   Result<void> apply(const Config& next) {
     auto r = routing.apply(next, diff_configs(current, next));
@@ -76,6 +79,7 @@ class RoutingModuleTest : public ::testing::Test {
   RecordingSink sink;
   RoutingModule routing{time, k.handles(), sink};
   std::vector<PolicyChange> changes;
+  std::vector<std::string> reasons;  // one per change
   Config current;
 };
 
@@ -107,11 +111,82 @@ TEST_F(RoutingModuleTest, LinkStatesMovePoliciesAndTheDaemonIsTold) {
   EXPECT_EQ(changes.back().policy, "default");
   EXPECT_EQ(changes.back().from, (Strings{"wan1", "wan2"}));
   EXPECT_EQ(changes.back().to, Strings{"wan2"});
+  EXPECT_EQ(reasons, (Strings{"wan1 up", "wan2 up", "wan1 down"}));
 
   nlohmann::json status = {{"policies", {{{"name", "default"}, {"active", {"wan2"}}}, {{"name", "cellular"}}}}};
   routing.add_status(status);
   EXPECT_EQ(status["policies"][0]["last_resort_active"], false);
   EXPECT_EQ(status["policies"][1]["last_resort_active"], true);
+}
+
+TEST_F(RoutingModuleTest, ReasonNamesTheLastResortWhenNothingIsLeft) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  up("wan2");
+  down("wan2");
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].to, Strings{});
+  EXPECT_EQ(reasons, (Strings{"wan2 up", "wan2 down; last_resort"}));
+}
+
+TEST_F(RoutingModuleTest, ReasonSaysConfigOrRemovedForConfigurationChanges) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  up("wan1");
+  up("wan2");
+  ASSERT_EQ(reasons.size(), 2u);
+  Config c = probed_config();
+  c.policies["default"].members = {{"wan2", 1, 1}, {"wan1", 2, 1}};  // wan2 alone in tier 1 now
+  c.policies.erase("cellular");
+  std::erase(c.policy_order, "cellular");
+  std::erase_if(c.rules, [](const RuleConfig& r) { return r.policy == "cellular"; });
+  ASSERT_TRUE(apply(c).ok());
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[2].policy, "default");
+  EXPECT_EQ(changes[2].to, Strings{"wan2"});
+  EXPECT_EQ(reasons[2], "config");
+  EXPECT_EQ(changes[3].policy, "cellular") << "a removed policy is reported, even from its last resort";
+  EXPECT_EQ(changes[3].to, Strings{});
+  EXPECT_EQ(reasons[3], "removed");
+
+  // A policy that carried traffic and is removed.
+  Config d = c;
+  PolicyConfig backup;
+  backup.name = "backup";
+  backup.members = {{"wan1", 1, 1}};
+  d.policies["backup"] = backup;
+  d.policy_order.push_back("backup");
+  ASSERT_TRUE(apply(d).ok());
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_EQ(changes[4].policy, "backup");
+  EXPECT_EQ(reasons[4], "config");
+  ASSERT_TRUE(apply(c).ok());
+  ASSERT_EQ(changes.size(), 6u);
+  EXPECT_EQ(changes[5].policy, "backup");
+  EXPECT_EQ(changes[5].from, Strings{"wan1"});
+  EXPECT_EQ(changes[5].to, Strings{});
+  EXPECT_EQ(reasons[5], "removed") << "not last_resort: the policy is gone";
+}
+
+TEST_F(RoutingModuleTest, ReasonForAQualitySwitchAfterTheHoldTime) {
+  Config c = probed_config();
+  PolicyConfig q;
+  q.name = "fast";
+  q.mode = PolicyMode::quality;
+  q.members = {{"wan1", 1, 1}, {"wan2", 1, 1}};
+  c.policies["fast"] = q;
+  c.policy_order.push_back("fast");
+  ASSERT_TRUE(apply(c).ok());
+  routing.on_link_state("wan1", LinkState::up, {80.0, 1.0, 0.0}, "probes_ok");
+  routing.on_link_state("wan2", LinkState::up, {20.0, 1.0, 0.0}, "probes_ok");  // better, must hold its margin
+  auto fast = [&] {  // "wan1 (wan1 up)": the new active link and the reason
+    Strings out;
+    for (size_t i = 0; i < changes.size(); ++i)
+      if (changes[i].policy == "fast" && changes[i].to.size() == 1)
+        out.push_back(changes[i].to[0] + " (" + reasons[i] + ")");
+    return out;
+  };
+  EXPECT_EQ(fast(), Strings{"wan1 (wan1 up)"});
+  time.advance(QualityTuning{}.hold);
+  EXPECT_EQ(fast(), (Strings{"wan1 (wan1 up)", "wan2 (quality)"}));
 }
 
 TEST_F(RoutingModuleTest, NetlinkHardSignalsReachTheMonitorForLinkInterfacesOnly) {
@@ -201,9 +276,20 @@ class WiredDaemonTest : public ::testing::Test {
  protected:
   WiredDaemonTest() {
     connect_modules(monitor, routing);
+    connect_policy_events(routing, daemon);
     daemon.add_module(routing);  // routing first: tables and mark rules before the first probe
     daemon.add_module(monitor);
     daemon.events().subscribe([this](const LinkEvent& e) { events.push_back(e); });
+    daemon.events().subscribe_all([this](const Event& e) { stream.push_back(event_json(e)); });
+  }
+  // The stream's policy events of one policy, as `uplinkctl events` prints them.
+  Strings policy_events(const std::string& policy) const {
+    Strings out;
+    for (const auto& e : stream)
+      if (e.value("policy", "") == policy)
+        out.push_back(e["active_before"].dump() + " -> " + e["active"].dump() + " (" +
+                      e["reason"].get<std::string>() + ")");
+    return out;
   }
   Strings active(const std::string& policy) const { return daemon.policies().at(policy).active; }
 
@@ -214,6 +300,7 @@ class WiredDaemonTest : public ::testing::Test {
   RoutingModule routing{time, k.handles(), daemon};
   MonitorModule monitor{time, probers, daemon, [this](const std::string& i) { return read_interface_status(k.nl, i); }};
   std::vector<LinkEvent> events;
+  std::vector<nlohmann::json> stream;  // every event, as the control socket sends it
 };
 
 TEST_F(WiredDaemonTest, ProbesDecideRoutingAndCarrierLossFailsOverAtOnce) {
@@ -267,6 +354,56 @@ TEST_F(WiredDaemonTest, ProbesDecideRoutingAndCarrierLossFailsOverAtOnce) {
   int total = probers.sent["wan2"] + probers.sent["cell1"];
   time.advance(3s);
   EXPECT_EQ(probers.sent["wan2"] + probers.sent["cell1"], total);
+}
+
+TEST_F(WiredDaemonTest, APolicyChangeReachesTheEventStreamAfterItsLinkEvent) {
+  ASSERT_TRUE(daemon.start().ok());
+  time.advance(1s);
+  ASSERT_EQ(active("default"), (Strings{"wan1", "wan2"}));
+  EXPECT_EQ(policy_events("default"),
+            (Strings{R"([] -> ["wan1"] (wan1 up))", R"(["wan1"] -> ["wan1","wan2"] (wan2 up))"}));
+  EXPECT_EQ(policy_events("cellular"), Strings{R"([] -> ["cell1"] (cell1 up))"});
+
+  // Carrier loss: the link event, then the policy event it caused, same instant.
+  stream.clear();
+  k.emit_carrier(11, "eth1", false);
+  ASSERT_EQ(stream.size(), 2u);
+  EXPECT_EQ(stream[0]["link"], "wan1");
+  EXPECT_EQ(stream[0]["to"], "down");
+  std::string ts = format_wall_time(time.wall_now());
+  EXPECT_EQ(stream[1], (nlohmann::json{{"ts", ts}, {"policy", "default"}, {"active_before", {"wan1", "wan2"}},
+                                      {"active", {"wan2"}}, {"reason", "wan1 down"}}));
+  EXPECT_EQ(stream[1], event_json(daemon.events().recent().back())) << "the history has it too";
+
+  // Administrative disable: the admin link event first, then the policy change of the apply.
+  k.emit_carrier(11, "eth1", true);
+  time.advance(1s);
+  stream.clear();
+  Config next = daemon.config();
+  next.links["wan1"].enabled = false;
+  ASSERT_TRUE(daemon.apply_config(next).ok());
+  ASSERT_EQ(stream.size(), 2u);
+  EXPECT_EQ(stream[0]["reason"], "admin");
+  EXPECT_EQ(stream[1]["reason"], "wan1 disabled");
+  EXPECT_EQ(stream[1]["active"], nlohmann::json({"wan2"}));
+
+  // wan2 gone as well: cell1 (tier 2) takes over; then cell1 too: last resort.
+  probers.dead = {"wan2"};
+  time.advance(3s);
+  probers.dead = {"wan2", "cell1"};
+  time.advance(3s);
+  auto last = policy_events("default");
+  ASSERT_GE(last.size(), 2u);
+  EXPECT_EQ(last[last.size() - 2], R"(["wan2"] -> ["cell1"] (wan2 down))");
+  EXPECT_EQ(last.back(), R"(["cell1"] -> [] (cell1 down; last_resort))");
+
+  uint64_t published = 0;
+  for (const auto& e : daemon.events().recent())
+    if (const auto* p = std::get_if<PolicyEvent>(&e); p && p->policy == "default") ++published;
+  EXPECT_EQ(daemon.policies().at("default").changes, published);
+  std::string sample = "\nuplink_policy_changes_total{policy=\"default\"} " + std::to_string(published) + "\n";
+  EXPECT_NE(metrics_text(daemon).find(sample), std::string::npos);
+  daemon.stop();
 }
 
 TEST_F(WiredDaemonTest, DeadLinkGoesDownByProbesAndTheNextTierTakesOver) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,7 +68,8 @@ class TempConfig {
   std::string dir_, path_;
 };
 
-// Records every apply; fails when told to.
+// Records every apply; fails when told to; `on_apply` runs inside each apply
+// (e.g. to report what a real module would report while applying).
 class ScriptedModule : public Module {
  public:
   explicit ScriptedModule(std::string name) : name_(std::move(name)) {}
@@ -75,6 +77,7 @@ class ScriptedModule : public Module {
   Result<void> apply(const Config& next, const ConfigDiff& diff) override {
     applied.push_back(next);
     diffs.push_back(diff);
+    if (on_apply) on_apply(next);
     if (fail_next) {
       fail_next = false;
       return make_error("kernel said no");
@@ -89,6 +92,7 @@ class ScriptedModule : public Module {
   Config current;
   bool fail_next = false;
   bool stopped = false;
+  std::function<void(const Config&)> on_apply;
 
  private:
   std::string name_;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <variant>
 
 #include "common/units.h"
 
@@ -50,6 +51,18 @@ Json event_json(const LinkEvent& e) {
               {"from", std::string(to_string(e.from))},
               {"to", std::string(to_string(e.to))},
               {"reason", e.reason}};
+}
+
+Json event_json(const PolicyEvent& e) {
+  return Json{{"ts", format_wall_time(e.ts)},
+              {"policy", e.policy},
+              {"active_before", e.active_before},
+              {"active", e.active},
+              {"reason", e.reason}};
+}
+
+Json event_json(const Event& e) {
+  return std::visit([](const auto& ev) { return event_json(ev); }, e);
 }
 
 Json link_json(const LinkConfig& c, const LinkRuntime& rt) {
@@ -191,6 +204,12 @@ std::string metrics_text(const Daemon& d, const std::string& extra) {
     size_t n = it == d.policies().end() ? 0 : it->second.active.size();
     out += "uplink_policy_active_links{policy=\"" + label(name) + "\"} " + std::to_string(n) + "\n";
   }
+  help("uplink_policy_changes_total", "counter", "Changes of a policy's active links since it was configured.");
+  for (const auto& name : d.config().policy_order) {
+    auto it = d.policies().find(name);
+    uint64_t n = it == d.policies().end() ? 0 : it->second.changes;
+    out += "uplink_policy_changes_total{policy=\"" + label(name) + "\"} " + std::to_string(n) + "\n";
+  }
   const auto& c = d.counters();
   help("uplink_config_reloads_total", "counter", "Configuration reloads by result.");
   out += "uplink_config_reloads_total{result=\"ok\"} " + std::to_string(c.reloads_ok) + "\n";
@@ -198,7 +217,7 @@ std::string metrics_text(const Daemon& d, const std::string& extra) {
   help("uplink_config_edits_total", "counter", "Configuration edits through uplinkctl by result.");
   out += "uplink_config_edits_total{result=\"ok\"} " + std::to_string(c.edits_ok) + "\n";
   out += "uplink_config_edits_total{result=\"error\"} " + std::to_string(c.edits_failed) + "\n";
-  help("uplink_events_total", "counter", "Link state change events published.");
+  help("uplink_events_total", "counter", "Events published (link state and policy changes).");
   out += "uplink_events_total " + std::to_string(d.events().published()) + "\n";
   out += extra;
   for (const Module* m : d.modules()) m->add_metrics(out);

@@ -12,8 +12,12 @@ namespace uplink {
 
 using Json = nlohmann::json;
 
-// {"ts","link","from","to","reason"}
+// {"ts","link","from","to","reason"}: exactly these keys (ARCHITECTURE.md §2).
 Json event_json(const LinkEvent& e);
+// {"ts","policy","active_before","active","reason"}; the lists are arrays of
+// link names, empty for the policy's last resort.
+Json event_json(const PolicyEvent& e);
+Json event_json(const Event& e);
 // name, kind, interface, state, since, reason, latency_ms, jitter_ms, loss_pct,
 // table (numbers or null) + fwmark, gateway, metered, enabled.
 Json link_json(const LinkConfig& c, const LinkRuntime& rt);
