@@ -55,7 +55,8 @@ struct LinkConfig {
   std::string name;
   LinkKind kind = LinkKind::ethernet;
   std::string interface;
-  std::optional<IpAddress> gateway;  // else learned (kernel route, bearer)
+  std::optional<IpAddress> gateway;  // IPv4 next hop (an IPv6 address is accepted too); else learned
+  std::optional<IpAddress> gateway6; // IPv6 next hop; else learned (kernel route); must be IPv6
   bool metered = false;              // cellular defaults to true
   bool enabled = true;               // administrative state (uplinkctl link enable/disable)
   uint32_t table = 0;                // routing table; 0 in the file = auto (100 + index), always set after load

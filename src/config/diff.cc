@@ -14,6 +14,7 @@ std::vector<std::string> link_fields(const LinkConfig& a, const LinkConfig& b) {
   add(a.kind != b.kind, "kind");
   add(a.interface != b.interface, "interface");
   add(a.gateway != b.gateway, "gateway");
+  add(a.gateway6 != b.gateway6, "gateway6");
   add(a.metered != b.metered, "metered");
   add(a.enabled != b.enabled, "enabled");
   add(a.table != b.table, "table");

@@ -95,6 +95,16 @@ TEST(Editor, InsertsMissingKeyAtTheEndOfItsTable) {
             with("interval = \"1s\"      # steady\n", "interval = \"1s\"      # steady\nfast_interval = \"50ms\"\n"));
 }
 
+TEST(Editor, Gateway6IsAStringThatMustBeIpv6) {
+  EXPECT_EQ(ok(set_value(kFile, kPath, {"links", "wan1"}, "gateway6", "2001:db8:1::1")),
+            with("interface = \"eth1\"   # the fiber\n",
+                 "interface = \"eth1\"   # the fiber\ngateway6 = \"2001:db8:1::1\"\n"));
+  std::string e = err(set_value(kFile, kPath, {"links", "wan1"}, "gateway6", "198.18.1.1"));
+  EXPECT_NE(e.find("nothing was changed"), std::string::npos) << e;
+  EXPECT_NE(e.find("links.wan1.gateway6: '198.18.1.1' is not an IPv6 address (IPv4: use 'gateway')"), std::string::npos)
+      << e;
+}
+
 TEST(Editor, CreatesAMissingSubTableAfterTheLinksOtherSections) {
   EXPECT_EQ(ok(set_value(kFile, kPath, {"links", "wan1", "quality"}, "max_loss", "5")),
             with("interval = \"1s\"      # steady\n",
@@ -279,8 +289,8 @@ TEST(Editor, AddLinkFailures) {
             "the change would make the configuration invalid, nothing was changed: cfg.toml:24:13: "
             "links.wan2.interface: interface 'eth1' is already used by link 'wan1'");
   EXPECT_EQ(err(add_link(kFile, kPath, {"wan2", "ethernet", "eth2", std::nullopt, {"203.0.113.1"}, {{"colour", "red"}}})),
-            "unknown key 'colour' in links.wan2 (known keys: kind, interface, gateway, metered, enabled, table, "
-            "fwmark, probe, quality, modem, apn, sim_slot, private_routes)");
+            "unknown key 'colour' in links.wan2 (known keys: kind, interface, gateway, gateway6, metered, enabled, "
+            "table, fwmark, probe, quality, modem, apn, sim_slot, private_routes)");
 }
 
 // ---- policies ----

@@ -359,6 +359,14 @@ class Loader {
       if (!a) fail(*n, w("gateway"), a.error().message);
       l.gateway = *a;
     }
+    if (auto* n = t.get("gateway6")) {
+      auto a = IpAddress::parse(get_string(*n, w("gateway6")));
+      if (!a) fail(*n, w("gateway6"), a.error().message);
+      if (!a->is_v6()) fail(*n, w("gateway6"), "'" + a->to_string() + "' is not an IPv6 address (IPv4: use 'gateway')");
+      if (l.gateway && l.gateway->is_v6())
+        fail(*n, w("gateway6"), "gateway is already an IPv6 address; set the IPv6 next hop in one of them");
+      l.gateway6 = *a;
+    }
     if (auto* n = t.get("metered")) l.metered = get_bool(*n, w("metered"));
     if (auto* n = t.get("enabled")) l.enabled = get_bool(*n, w("enabled"));
     if (auto* n = t.get("table")) {

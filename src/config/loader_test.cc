@@ -67,8 +67,8 @@ const BadCase kBadCases[] = {
     {"unknown_probe_key_swap", kLink + "intreval = \"1s\"\n", 7, 1,
      "links.wan1.probe.intreval: unknown key (did you mean 'interval'?)"},
     {"unknown_link_key_no_hint", "[links.wan1]\ninterface = \"eth1\"\ncolour = \"red\"\n", 3, 1,
-     "links.wan1.colour: unknown key (known keys: kind, interface, gateway, metered, enabled, table, fwmark, probe, "
-     "quality, modem, apn, sim_slot, private_routes)"},
+     "links.wan1.colour: unknown key (known keys: kind, interface, gateway, gateway6, metered, enabled, table, fwmark, "
+     "probe, quality, modem, apn, sim_slot, private_routes)"},
     {"unknown_daemon_key", "[daemon]\nloglevel = \"info\"\n", 2, 1,
      "daemon.loglevel: unknown key (did you mean 'log_level'?)"},
     {"unknown_member_key", kLink + "\n[policies.default]\nmembers = [{ link = \"wan1\", wieght = 2 }]\n", 9, 29,
@@ -104,6 +104,12 @@ const BadCase kBadCases[] = {
      "links.wan1.probe.timeout: invalid duration 'fast': expected a number with a unit, e.g. \"100ms\""},
     {"gateway_bad", "[links.wan1]\ninterface = \"eth1\"\ngateway = \"198.18.1.300\"\n", 3, 11,
      "links.wan1.gateway: invalid IP address '198.18.1.300'"},
+    {"gateway6_v4", "[links.wan1]\ninterface = \"eth1\"\ngateway6 = \"198.18.1.1\"\n", 3, 12,
+     "links.wan1.gateway6: '198.18.1.1' is not an IPv6 address (IPv4: use 'gateway')"},
+    {"gateway6_bad", "[links.wan1]\ninterface = \"eth1\"\ngateway6 = \"2001:db8::g\"\n", 3, 12,
+     "links.wan1.gateway6: invalid IP address '2001:db8::g'"},
+    {"gateway6_twice", "[links.wan1]\ninterface = \"eth1\"\ngateway = \"2001:db8::1\"\ngateway6 = \"2001:db8::2\"\n", 4,
+     12, "links.wan1.gateway6: gateway is already an IPv6 address; set the IPv6 next hop in one of them"},
     {"target_hostname", "[links.wan1]\ninterface = \"eth1\"\n[links.wan1.probe]\ntargets = [\"example.com\"]\n", 4, 12,
      "links.wan1.probe.targets[0]: invalid probe target 'example.com': not an IP address (hostnames are not resolved)"},
     {"target_port_zero",

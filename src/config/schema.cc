@@ -21,6 +21,7 @@ constexpr KeySpec kDaemon[] = {
 
 constexpr KeySpec kLink[] = {
     {"kind", K::string},          {"interface", K::string}, {"gateway", K::string},
+    {"gateway6", K::string},
     {"metered", K::boolean},      {"enabled", K::boolean},  {"table", K::integer},
     {"fwmark", K::integer},       {"probe", K::table},      {"quality", K::table},
     {"modem", K::string},         {"apn", K::string},       {"sim_slot", K::integer},

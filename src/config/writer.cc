@@ -112,6 +112,7 @@ std::string to_toml(const Config& c) {
     w.line("kind", toml_quote(to_string(l.kind)));
     w.line("interface", toml_quote(l.interface));
     if (l.gateway) w.line("gateway", toml_quote(l.gateway->to_string()));
+    if (l.gateway6) w.line("gateway6", toml_quote(l.gateway6->to_string()));
     w.line("metered", l.metered ? "true" : "false");
     w.line("enabled", l.enabled ? "true" : "false");
     w.line("table", std::to_string(l.table));

@@ -33,6 +33,7 @@ recover_ratio = 0.55
 kind = "cellular"
 interface = "wwan0"
 apn = "a \"quoted\" apn\\x"
+gateway6 = "2001:db8:3::1"
 private_routes = ["10.200.0.0/16", "fd00::/8"]
 table = 300
 [links.cell1.probe]
@@ -73,7 +74,8 @@ TEST(Writer, RoundTripIsEqual) {
 TEST(Writer, SpellsOutDefaultsAndAutoIds) {
   Config c = parse_config(kFull, "full.toml");
   std::string text = to_toml(c);
-  EXPECT_NE(text.find("[links.cell1]\nkind = \"cellular\"\ninterface = \"wwan0\"\nmetered = true\nenabled = true\n"
+  EXPECT_NE(text.find("[links.cell1]\nkind = \"cellular\"\ninterface = \"wwan0\"\ngateway6 = \"2001:db8:3::1\"\n"
+                      "metered = true\nenabled = true\n"
                       "table = 300\nfwmark = 0x20000\nmodem = \"any\"\n"),
             std::string::npos)
       << text;

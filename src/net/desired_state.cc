@@ -93,7 +93,83 @@ std::vector<std::string> member_links(const Config& config, const std::string& p
   return out;
 }
 
+// The default route of a link's table for one family: its next hop, or
+// nothing (no address/next hop of that family, interface down or absent).
+// IPv4 without a gateway: a device route (point-to-point, or proxy ARP).
+// IPv6 without a gateway: a device route only on a point-to-point/NOARP
+// interface; on Ethernet the router would solicit every remote address itself.
+std::optional<Nexthop> link_next_hop(const LinkConfig& l, const InterfaceFactsMap& facts, int family,
+                                     std::vector<std::string>* warnings) {
+  auto it = facts.find(l.interface);
+  if (it == facts.end() || it->second.ifindex == 0 || !it->second.up) return std::nullopt;
+  const InterfaceFacts& f = it->second;
+  std::optional<IpAddress> gw;
+  if (family == AF_INET) gw = l.gateway && l.gateway->is_v4() ? l.gateway : f.gateway4;
+  else gw = l.gateway6 ? l.gateway6 : l.gateway && l.gateway->is_v6() ? l.gateway : f.gateway6;
+  if (gw) return Nexthop{gw, f.ifindex, 1};
+  bool has_address = std::any_of(f.addresses.begin(), f.addresses.end(), [&](const IpPrefix& a) {
+    return a.addr.family == family && !is_link_local_v6(a.addr);
+  });
+  if (!has_address) return std::nullopt;
+  if (family == AF_INET6 && !f.point_to_point) {
+    if (warnings)
+      warnings->push_back("link " + l.name + ": no IPv6 next hop (set links." + l.name +
+                          ".gateway6, or a kernel IPv6 default route on " + l.interface + ") and " + l.interface +
+                          " is not point-to-point: its table gets no IPv6 default route");
+    return std::nullopt;
+  }
+  return Nexthop{std::nullopt, f.ifindex, 1};
+}
+
+Route default_route(int family, uint32_t table) {
+  Route r;
+  r.family = family;
+  r.table = table;
+  r.dst.addr.family = family;
+  return r;
+}
+
 }  // namespace
+
+uint32_t local_table(const Config& config) { return config.daemon.table_base - 1; }
+
+const RuleConfig* local_default_rule(const Config& config) {
+  for (const auto& r : config.rules)
+    if ((r.is_catch_all() || r.local) && rule_match(r).empty()) return &r;
+  return nullptr;
+}
+
+std::optional<Route> local_default_route(const Config& config, const Decisions& decisions,
+                                         const InterfaceFactsMap& facts, int family) {
+  const RuleConfig* rule = local_default_rule(config);
+  if (!rule || !config.policies.count(rule->policy)) return std::nullopt;
+  auto d = decisions.find(rule->policy);
+  Route r = default_route(family, local_table(config));
+  if (d == decisions.end() || d->second.active.empty()) {
+    switch (config.policies.at(rule->policy).last_resort) {
+      case LastResort::unreachable: r.type = RouteType::unreachable; return r;
+      case LastResort::blackhole: r.type = RouteType::blackhole; return r;
+      case LastResort::main: return std::nullopt;  // the main table decides
+    }
+  }
+  std::vector<Nexthop> paths;
+  for (const auto& m : d->second.active) {
+    auto l = config.links.find(m.link);
+    if (l == config.links.end()) continue;
+    auto nh = link_next_hop(l->second, facts, family, nullptr);
+    if (!nh) continue;
+    nh->weight = std::clamp(m.weight, 1, 256);
+    paths.push_back(*nh);
+  }
+  if (paths.empty()) return std::nullopt;  // no active link has this family: the main table decides
+  if (paths.size() == 1) {
+    r.gateway = paths.front().gateway;
+    r.oif = paths.front().oif;
+  } else {
+    r.multipath = std::move(paths);
+  }
+  return r;
+}
 
 std::string policy_chain(const std::string& policy) { return "policy_" + sanitize(policy); }
 std::string link_chain(const std::string& link) { return "link_" + sanitize(link); }
@@ -161,6 +237,11 @@ Result<void> validate_for_kernel(const Config& config) {
   if (uint64_t(config.daemon.rule_priority_base) + kPrioritySpan > 32766)
     return make_error("daemon.rule_priority_base " + std::to_string(config.daemon.rule_priority_base) +
                       " + 999 would reach the main table rule (32766)");
+  const uint32_t local = local_table(config);
+  if (config.daemon.table_base < 2 || (local >= 253 && local <= 255))
+    return make_error("daemon.table_base " + std::to_string(config.daemon.table_base) +
+                      ": uplinkd's table for router-originated traffic is table_base - 1 = " + std::to_string(local) +
+                      ", which is not a usable table id; choose another table_base");
   std::map<uint32_t, std::string> marks_seen, tables_seen;
   for (const auto& name : links) {
     const auto& l = config.links.at(name);
@@ -170,6 +251,9 @@ Result<void> validate_for_kernel(const Config& config) {
       return make_error("link " + name + ": fwmark " + MarkLayout::hex(l.fwmark) + " already used by link " + it->second);
     if (l.table == 0 || l.table == 253 || l.table == 254 || l.table == 255)
       return make_error("link " + name + ": table " + std::to_string(l.table) + " is reserved by the kernel");
+    if (l.table == local)
+      return make_error("link " + name + ": table " + std::to_string(l.table) +
+                        " is uplinkd's table for router-originated traffic (daemon.table_base - 1); choose another");
     if (auto [it, fresh] = tables_seen.emplace(l.table, name); !fresh)
       return make_error("link " + name + ": table " + std::to_string(l.table) + " already used by link " + it->second);
   }
@@ -223,27 +307,28 @@ Result<KernelState> build_kernel_state(const Config& config, const Decisions& de
       rule(family, kPriorityMarkBase + uint32_t(i), l.fwmark, RuleAction::lookup, l.table);
     auto f = facts.find(l.interface);
     if (f == facts.end() || f->second.ifindex == 0) continue;
-    bool has4 = false, has6 = false;
     for (const auto& a : f->second.addresses) {
       if (is_link_local_v6(a.addr)) continue;
-      (a.addr.is_v4() ? has4 : has6) = true;
       rule(a.addr.family, kPriorityFromBase + uint32_t(i), 0, RuleAction::lookup, l.table).src =
           IpPrefix{a.addr, a.addr.is_v4() ? 32 : 128};
     }
     for (int family : {AF_INET, AF_INET6}) {
-      if (!f->second.up) break;
-      std::optional<IpAddress> gw;
-      if (l.gateway && l.gateway->family == family) gw = l.gateway;
-      else gw = family == AF_INET ? f->second.gateway4 : f->second.gateway6;
-      if (!gw && !(family == AF_INET ? has4 : has6)) continue;
-      Route r;
-      r.family = family;
-      r.table = l.table;
-      r.dst.addr.family = family;
-      r.gateway = gw;
-      r.oif = f->second.ifindex;
+      auto nh = link_next_hop(l, facts, family, &ks.warnings);
+      if (!nh) continue;
+      Route r = default_route(family, l.table);
+      r.gateway = nh->gateway;
+      r.oif = nh->oif;
       ks.routes.push_back(r);
     }
+  }
+  // Router-originated traffic: a socket's route lookup happens before the
+  // output chain marks the packet, so unmarked lookups need a route of their
+  // own: the one the local/catch-all rule's policy picks now (replaced with
+  // every decision). After P+0, which hides main's default routes, so a
+  // DHCP default route cannot give the router a dead link's source address.
+  for (int family : {AF_INET, AF_INET6}) {
+    rule(family, kPriorityLocal, 0, RuleAction::lookup, local_table(config));
+    if (auto r = local_default_route(config, decisions, facts, family)) ks.routes.push_back(*r);
   }
   std::sort(ks.rules.begin(), ks.rules.end());
   ks.rules.erase(std::unique(ks.rules.begin(), ks.rules.end()), ks.rules.end());

@@ -10,17 +10,20 @@
 //   P+1, P+2   fwmark <unreachable>/<link bits> unreachable, fwmark <blackhole>/<link bits> blackhole
 //   P+100+i    fwmark <link i mark>/<link bits> lookup <link i table>
 //   P+500+i    from <each address of link i> lookup <link i table>
-// Table of link i: `default via <gateway> dev <if>` (gateway configured, else
-// learned: a default route on that interface in any table we do not own), or
-// `default dev <if>` when no gateway is known (right for point-to-point links
-// such as a cellular bearer; an Ethernet link without gateway relies on
-// proxy ARP). IPv4 only when a gateway or an IPv4 address is known, IPv6
-// likewise with a global address; no routes while the interface is down
-// (the kernel refuses them and flushes them itself; they come back with it).
+//   P+900      lookup <local table>: router-originated traffic (see below)
+// Table of link i: `default via <gateway> dev <if>` (gateway: IPv4 `gateway`,
+// IPv6 `gateway6` (or an IPv6 `gateway`); else learned: a default route on
+// that interface in any table we do not own), or `default dev <if>` when no
+// gateway is known: IPv4 always (right for point-to-point links such as a
+// cellular bearer; an Ethernet link relies on proxy ARP), IPv6 only on
+// point-to-point/NOARP interfaces (else no IPv6 default, one warning). Only
+// when a gateway or an address of the family is known; no routes while the
+// interface is down (the kernel refuses them and flushes them itself).
 //
 // nftables (one table, `table inet uplinkd`): see nft_ruleset() below and
 // README.md for the chain layout and why each chain exists.
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,6 +40,7 @@ namespace uplink {
 struct InterfaceFacts {
   int ifindex = 0;                        // 0 = does not exist (no routes then)
   bool up = false;                        // IFF_UP: the kernel refuses routes via a down device
+  bool point_to_point = false;            // IFF_POINTOPOINT/IFF_NOARP: a device-only default route reaches the peer
   std::vector<IpPrefix> addresses;        // address/prefix length, as configured on it
   std::optional<IpAddress> gateway4{}, gateway6{};  // learned from default routes we do not own
   bool operator==(const InterfaceFacts&) const = default;
@@ -44,12 +48,26 @@ struct InterfaceFacts {
 using InterfaceFactsMap = std::map<std::string, InterfaceFacts>;  // by interface name
 
 inline constexpr uint32_t kPrioritySuppress = 0, kPriorityUnreachable = 1, kPriorityBlackhole = 2,
-                          kPriorityMarkBase = 100, kPriorityFromBase = 500, kPrioritySpan = 1000;
+                          kPriorityMarkBase = 100, kPriorityFromBase = 500, kPriorityLocal = 900,
+                          kPrioritySpan = 1000;
 inline constexpr uint32_t kMainTable = 254;
 
 // Checks everything that would make the kernel programming fail or be wrong
 // (mark collisions, priority range, unknown policies), with the object named.
 Result<void> validate_for_kernel(const Config& config);
+
+// Router-originated traffic (unmarked at its socket's route lookup):
+//   P+900  lookup <local_table>     (after P+0, so main's default routes are hidden)
+//   table local_table: the default route of the link(s) that the first rule
+//   matching all router traffic (no selectors; catch-all or local) picks now:
+//   `default via <gw> dev <if>`, a multipath default with the policy's
+//   weights, `unreachable default` / `blackhole default` for those last
+//   resorts, nothing for `main` (the main table decides). The nft output
+//   chain then re-routes per rule by mark.
+uint32_t local_table(const Config& config);  // daemon.table_base - 1 (validated)
+const RuleConfig* local_default_rule(const Config& config);  // nullptr: none
+std::optional<Route> local_default_route(const Config& config, const Decisions& decisions,
+                                         const InterfaceFactsMap& facts, int family);
 
 Result<KernelState> build_kernel_state(const Config& config, const Decisions& decisions,
                                        const InterfaceFactsMap& facts);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <set>
 
 #include "net/testing/sample_config.h"
@@ -22,7 +23,7 @@ InterfaceFactsMap sample_facts() {
                .addresses = {{address("198.18.2.2"), 24}, {address("2001:db8:2::2"), 64}},
                .gateway4 = address("198.18.2.1"),
                .gateway6 = address("fe80::2")};
-  f["wwan0"] = {.ifindex = 13, .up = true, .addresses = {{address("10.64.1.7"), 32}}};
+  f["wwan0"] = {.ifindex = 13, .up = true, .point_to_point = true, .addresses = {{address("10.64.1.7"), 32}}};
   return f;
 }
 
@@ -124,7 +125,18 @@ TEST(DesiredState, OnlyThePolicyChainChangesWithADecision) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->nft.skeleton, b->nft.skeleton);
   EXPECT_EQ(a->rules, b->rules);
-  EXPECT_EQ(a->routes, b->routes);
+  // Routes: only the default of router-originated traffic (table 99) follows the decision.
+  auto link_tables = [](const KernelState& ks) {
+    std::vector<Route> out;
+    for (const auto& r : ks.routes)
+      if (r.table != 99) out.push_back(r);
+    return out;
+  };
+  EXPECT_EQ(link_tables(*a), link_tables(*b));
+  std::vector<std::string> local;
+  for (const auto& r : b->routes)
+    if (r.table == 99) local.push_back(r.to_string());
+  EXPECT_EQ(local, std::vector<std::string>{"default oif 13 table 99"});
   EXPECT_EQ(b->nft.chains.at("policy_default"), std::vector<std::string>{"goto link_cell1"});
   EXPECT_EQ(a->nft.chains.at("policy_cellular"), b->nft.chains.at("policy_cellular"));
 }
@@ -215,7 +227,123 @@ TEST(DesiredState, RoutesPerLinkTable) {
                      "default via 198.18.2.1 oif 12 table 102",     // learned
                      "-6 default via fe80::2 oif 12 table 102",     // learned (RA)
                      "default oif 13 table 103",                    // point-to-point, no gateway
+                     // router-originated traffic: the catch-all's policy, wan1:3 + wan2:1
+                     "default nexthop via 198.18.1.1 oif 11 weight 3 nexthop via 198.18.2.1 oif 12 weight 1 table 99",
+                     "-6 default via fe80::2 oif 12 table 99",      // wan1 has no IPv6: wan2 alone
                  }));
+  EXPECT_TRUE(ks->warnings.empty());
+}
+
+std::vector<std::string> local_routes(const Config& c, const Decisions& d, const InterfaceFactsMap& f) {
+  auto ks = build_kernel_state(c, d, f);
+  EXPECT_TRUE(ks.ok()) << ks.error().message;
+  std::vector<std::string> out;
+  if (!ks.ok()) return out;
+  for (const auto& r : ks->routes)
+    if (r.table == 99) out.push_back(r.to_string());
+  // The rule that sends unmarked (router) lookups there, after P+0, both families.
+  for (int family : {AF_INET, AF_INET6}) {
+    Rule want;
+    want.family = family;
+    want.priority = 10900;
+    want.table = 99;
+    EXPECT_EQ(std::count(ks->rules.begin(), ks->rules.end(), want), 1) << "family " << family;
+  }
+  return out;
+}
+
+TEST(DesiredState, RouterTrafficTableFollowsTheCatchAllPolicy) {
+  auto c = sample_config();
+  auto d = sample_decisions();
+  d["default"] = {{{"wan2", 1}}};
+  EXPECT_EQ(local_routes(c, d, sample_facts()),
+            (std::vector<std::string>{"default via 198.18.2.1 oif 12 table 99", "-6 default via fe80::2 oif 12 table 99"}));
+  d["default"] = {};  // last resorts
+  EXPECT_EQ(local_routes(c, d, sample_facts()),
+            (std::vector<std::string>{"unreachable default table 99", "-6 unreachable default table 99"}));
+  c.policies["default"].last_resort = LastResort::blackhole;
+  EXPECT_EQ(local_routes(c, d, sample_facts()),
+            (std::vector<std::string>{"blackhole default table 99", "-6 blackhole default table 99"}));
+  c.policies["default"].last_resort = LastResort::main;
+  EXPECT_EQ(local_routes(c, d, sample_facts()), std::vector<std::string>{});  // the main table decides
+  // An active link whose interface is down cannot carry it: the other one does.
+  auto f = sample_facts();
+  f["eth1"].up = false;
+  EXPECT_EQ(local_routes(c, sample_decisions(), f),
+            (std::vector<std::string>{"default via 198.18.2.1 oif 12 table 99", "-6 default via fe80::2 oif 12 table 99"}));
+}
+
+TEST(DesiredState, RouterTrafficTableFollowsTheFirstRuleForAllLocalTraffic) {
+  auto c = sample_config();
+  // `router` (local, 203.0.113.0/24 only) is skipped; a local rule without
+  // selectors before the catch-all wins.
+  RuleConfig local;
+  local.name = "own";
+  local.local = true;
+  local.policy = "cellular";
+  c.rules.insert(c.rules.begin() + 3, local);
+  EXPECT_EQ(local_routes(c, sample_decisions(), sample_facts()),
+            (std::vector<std::string>{"blackhole default table 99", "-6 blackhole default table 99"}));
+  const Decisions cellular_up = {{"default", {}}, {"cellular", {{{"cell1", 1}}}}};
+  EXPECT_EQ(local_routes(c, cellular_up, sample_facts()),
+            std::vector<std::string>{"default oif 13 table 99"});  // wwan0 has no IPv6
+  c.rules.clear();  // no rule: no route, the rule stays (harmless, no churn)
+  EXPECT_EQ(local_routes(c, sample_decisions(), sample_facts()), std::vector<std::string>{});
+}
+
+TEST(DesiredState, Ipv6NextHopConfiguredLearnedOrPointToPoint) {
+  auto c = sample_config();
+  auto f = sample_facts();
+  f["eth1"].addresses.push_back({address("2001:db8:1::2"), 64});
+  f["wwan0"].addresses.push_back({address("2001:db8:3::2"), 64});
+  auto v6_routes = [](const KernelState& ks) {
+    std::vector<std::string> out;
+    for (const auto& r : ks.routes)
+      if (r.family == AF_INET6 && r.table != 99) out.push_back(r.to_string());
+    return out;
+  };
+  // Ethernet eth1 with a global address but no IPv6 next hop: no default
+  // (the router would solicit every remote address itself), one warning.
+  auto ks = build_kernel_state(c, sample_decisions(), f);
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(v6_routes(*ks), (std::vector<std::string>{"-6 default via fe80::2 oif 12 table 102",
+                                                       "-6 default oif 13 table 103"}));  // point-to-point
+  EXPECT_EQ(ks->warnings, std::vector<std::string>{
+                              "link wan1: no IPv6 next hop (set links.wan1.gateway6, or a kernel IPv6 default route on "
+                              "eth1) and eth1 is not point-to-point: its table gets no IPv6 default route"});
+  // Configured gateway6 beats the learned one; an IPv6 `gateway` still works.
+  c.links["wan1"].gateway6 = address("2001:db8:1::1");
+  c.links["wan2"].gateway6 = address("2001:db8:2::1");
+  c.links["cell1"].gateway = address("2001:db8:3::1");
+  ks = build_kernel_state(c, sample_decisions(), f);
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(v6_routes(*ks), (std::vector<std::string>{"-6 default via 2001:db8:1::1 oif 11 table 101",
+                                                       "-6 default via 2001:db8:2::1 oif 12 table 102",
+                                                       "-6 default via 2001:db8:3::1 oif 13 table 103"}));
+  EXPECT_TRUE(ks->warnings.empty());
+  // Learned from the kernel when not configured.
+  c = sample_config();
+  f["eth1"].gateway6 = address("fe80::1:1");
+  ks = build_kernel_state(c, sample_decisions(), f);
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(v6_routes(*ks).front(), "-6 default via fe80::1:1 oif 11 table 101");
+  EXPECT_TRUE(ks->warnings.empty());
+}
+
+TEST(DesiredState, RouterTrafficTableMustNotClash) {
+  auto c = sample_config();
+  c.links["wan2"].table = 99;
+  auto r = validate_for_kernel(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "link wan2: table 99 is uplinkd's table for router-originated traffic (daemon.table_base - 1); choose another");
+  c = sample_config();
+  c.daemon.table_base = 254;
+  r = validate_for_kernel(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "daemon.table_base 254: uplinkd's table for router-originated traffic is table_base - 1 = 253, which is not "
+            "a usable table id; choose another table_base");
 }
 
 TEST(DesiredState, RulesInPriorityRange) {
@@ -237,6 +365,7 @@ TEST(DesiredState, RulesInPriorityRange) {
                     "pref 10500 from 198.18.1.2/32 lookup 101",
                     "pref 10501 from 198.18.2.2/32 lookup 102",
                     "pref 10502 from 10.64.1.7/32 lookup 103",
+                    "pref 10900 lookup 99",
                 }));
   // IPv6: the global address of eth2 gets a rule, link-local fe80::1 does not.
   int from6 = 0;

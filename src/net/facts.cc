@@ -19,16 +19,19 @@ Result<InterfaceFactsMap> gather_facts(Netlink& netlink, const std::vector<std::
       if (l.name == name) {
         f.ifindex = l.ifindex;
         f.up = l.up;
+        f.point_to_point = l.point_to_point;
       }
     if (f.ifindex != 0) {
       for (const auto& a : *addrs)
         if (a.ifindex == f.ifindex) f.addresses.push_back(a.prefix);
       for (bool main_only : {true, false})
         for (const auto& r : *routes) {
-          if (r.protocol == kOwnedProtocol || r.route.oif != f.ifindex || !r.route.gateway) continue;
+          if (r.protocol == kOwnedProtocol || r.route.type != RouteType::unicast) continue;
           if (main_only && r.route.table != kMainTable) continue;
           auto& gw = r.route.family == AF_INET ? f.gateway4 : f.gateway6;
-          if (!gw) gw = r.route.gateway;
+          if (r.route.oif == f.ifindex && r.route.gateway && !gw) gw = r.route.gateway;
+          for (const auto& nh : r.route.multipath)  // e.g. two IPv6 routers announcing themselves
+            if (nh.oif == f.ifindex && nh.gateway && !gw) gw = nh.gateway;
         }
     }
     out[name] = std::move(f);

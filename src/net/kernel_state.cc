@@ -6,9 +6,19 @@ namespace uplink {
 
 std::string Route::to_string() const {
   std::string s = family == AF_INET6 ? "-6 " : "";
+  if (type == RouteType::unreachable) s += "unreachable ";
+  if (type == RouteType::blackhole) s += "blackhole ";
   s += dst.length == 0 ? "default" : dst.to_string();
-  if (gateway) s += " via " + gateway->to_string();
-  s += " oif " + std::to_string(oif) + " table " + std::to_string(table);
+  if (type == RouteType::unicast && multipath.empty()) {
+    if (gateway) s += " via " + gateway->to_string();
+    s += " oif " + std::to_string(oif);
+  }
+  for (const auto& nh : multipath) {
+    s += " nexthop";
+    if (nh.gateway) s += " via " + nh.gateway->to_string();
+    s += " oif " + std::to_string(nh.oif) + " weight " + std::to_string(nh.weight);
+  }
+  s += " table " + std::to_string(table);
   return s;
 }
 

@@ -20,12 +20,25 @@ inline constexpr uint8_t kOwnedProtocol = 0x55;
 // The nftables table uplinkd owns (family inet).
 inline constexpr const char* kNftTable = "uplinkd";
 
+// unreachable / blackhole: the last resorts in the table of router-originated traffic.
+enum class RouteType { unicast, unreachable, blackhole };
+
+// One path of a multipath route; weight 1..256 (the kernel's rtnh_hops + 1).
+struct Nexthop {
+  std::optional<IpAddress> gateway{};
+  int oif = 0;
+  int weight = 1;
+  bool operator==(const Nexthop&) const = default;
+};
+
 struct Route {
   int family = 0;             // AF_INET | AF_INET6
   uint32_t table = 0;
   IpPrefix dst{};             // length 0 = default route
   std::optional<IpAddress> gateway{};
   int oif = 0;                // ifindex
+  RouteType type = RouteType::unicast;  // not unicast: no gateway, oif 0, no multipath
+  std::vector<Nexthop> multipath{};     // >= 2 paths (then gateway/oif unused), else empty
   bool operator==(const Route&) const = default;
   // Identity in the kernel: one route per (family, table, dst) in our tables.
   auto key() const { return std::tuple(family, table, dst); }
@@ -66,6 +79,9 @@ struct KernelState {
   std::vector<Route> routes;
   std::vector<Rule> rules;
   NftState nft;
+  // What the desired state had to leave out and why (e.g. a link without an
+  // IPv6 next hop); the caller logs each once. Never read back from the kernel.
+  std::vector<std::string> warnings{};
 };
 
 }  // namespace uplink

@@ -89,6 +89,7 @@ int LibnlMonitor::on_message(nl_msg* msg, void* arg) {
       e.link.ifindex = ifi->ifi_index;
       e.link.up = ifi->ifi_flags & IFF_UP;
       e.link.carrier = ifi->ifi_flags & (1u << 16);  // IFF_LOWER_UP (linux/if.h clashes with net/if.h)
+      e.link.point_to_point = ifi->ifi_flags & (IFF_POINTOPOINT | IFF_NOARP);
       if (tb[IFLA_IFNAME]) e.link.name = nla_get_string(tb[IFLA_IFNAME]);
       e.ifname = e.link.name;
       if (nlh->nlmsg_type == RTM_DELLINK) {

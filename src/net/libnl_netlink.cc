@@ -9,6 +9,7 @@
 #include <netlink/route/route.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace uplink {
@@ -50,24 +51,48 @@ struct Owned {
 void free_cache(nl_cache* c) { nl_cache_free(c); }
 void put_route(rtnl_route* r) { rtnl_route_put(r); }
 
-// A route object for add/delete: our protocol, the table, default dst, one nexthop.
+// One nexthop; libnl's weight is the kernel's rtnh_hops (= weight - 1).
+rtnl_nexthop* build_nexthop(const std::optional<IpAddress>& gateway, int oif, int weight) {
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  if (!nh) return nullptr;
+  rtnl_route_nh_set_ifindex(nh, oif);
+  if (gateway) {
+    NlAddr gw(*gateway, gateway->is_v4() ? 32 : 128);
+    rtnl_route_nh_set_gateway(nh, gw.p);
+  }
+  if (weight > 1) rtnl_route_nh_set_weight(nh, static_cast<uint8_t>(std::min(weight, 256) - 1));
+  return nh;
+}
+
+// A route object for add/delete: our protocol, the table, default dst, its
+// nexthop(s) (none for unreachable/blackhole).
 Result<rtnl_route*> build_route(const Route& r) {
   rtnl_route* route = rtnl_route_alloc();
   if (!route) return make_error("out of memory building route " + r.to_string());
   rtnl_route_set_family(route, r.family);
   rtnl_route_set_table(route, r.table);
   rtnl_route_set_protocol(route, kOwnedProtocol);
-  rtnl_route_set_type(route, RTN_UNICAST);
-  rtnl_route_set_scope(route, r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   NlAddr dst(r.dst.addr.valid() ? r.dst.addr : IpAddress{r.family, {}}, r.dst.length);
   rtnl_route_set_dst(route, dst.p);
-  rtnl_nexthop* nh = rtnl_route_nh_alloc();
-  rtnl_route_nh_set_ifindex(nh, r.oif);
-  if (r.gateway) {
-    NlAddr gw(*r.gateway, r.gateway->is_v4() ? 32 : 128);
-    rtnl_route_nh_set_gateway(nh, gw.p);
+  if (r.type != RouteType::unicast) {
+    rtnl_route_set_type(route, r.type == RouteType::unreachable ? RTN_UNREACHABLE : RTN_BLACKHOLE);
+    rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+    return route;
   }
-  rtnl_route_add_nexthop(route, nh);
+  rtnl_route_set_type(route, RTN_UNICAST);
+  bool via = r.gateway.has_value();
+  for (const auto& nh : r.multipath) via = via || nh.gateway.has_value();
+  rtnl_route_set_scope(route, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+  std::vector<Nexthop> paths = r.multipath;
+  if (paths.empty()) paths.push_back({r.gateway, r.oif, 1});
+  for (const auto& p : paths) {
+    rtnl_nexthop* nh = build_nexthop(p.gateway, p.oif, p.weight);
+    if (!nh) {
+      rtnl_route_put(route);
+      return make_error("out of memory building route " + r.to_string());
+    }
+    rtnl_route_add_nexthop(route, nh);
+  }
   return route;
 }
 
@@ -93,7 +118,9 @@ Result<std::vector<RouteEntry>> LibnlNetlink::list_default_routes() {
   for (nl_object* o = nl_cache_get_first(cache.p); o; o = nl_cache_get_next(o)) {
     auto* route = reinterpret_cast<rtnl_route*>(o);
     nl_addr* dst = rtnl_route_get_dst(route);
-    if ((dst && nl_addr_get_prefixlen(dst) != 0) || rtnl_route_get_type(route) != RTN_UNICAST) continue;
+    if (dst && nl_addr_get_prefixlen(dst) != 0) continue;
+    int type = rtnl_route_get_type(route);
+    if (type != RTN_UNICAST && type != RTN_UNREACHABLE && type != RTN_BLACKHOLE) continue;
     int family = rtnl_route_get_family(route);
     if (family != AF_INET && family != AF_INET6) continue;
     RouteEntry e;
@@ -101,10 +128,21 @@ Result<std::vector<RouteEntry>> LibnlNetlink::list_default_routes() {
     e.route.family = family;
     e.route.table = rtnl_route_get_table(route);
     e.route.dst.addr.family = family;
-    if (rtnl_route_get_nnexthops(route) > 0) {
+    if (type != RTN_UNICAST) {
+      // IPv6 reports `dev lo` for these: not a path, left out so that the
+      // read-back equals what we asked for.
+      e.route.type = type == RTN_UNREACHABLE ? RouteType::unreachable : RouteType::blackhole;
+    } else if (int n = rtnl_route_get_nnexthops(route); n == 1) {
       rtnl_nexthop* nh = rtnl_route_nexthop_n(route, 0);
       e.route.oif = rtnl_route_nh_get_ifindex(nh);
       if (nl_addr* gw = rtnl_route_nh_get_gateway(nh)) e.route.gateway = from_nl(gw);
+    } else {
+      for (int i = 0; i < n; ++i) {
+        rtnl_nexthop* nh = rtnl_route_nexthop_n(route, i);
+        Nexthop p{.gateway = std::nullopt, .oif = rtnl_route_nh_get_ifindex(nh), .weight = rtnl_route_nh_get_weight(nh) + 1};
+        if (nl_addr* gw = rtnl_route_nh_get_gateway(nh)) p.gateway = from_nl(gw);
+        e.route.multipath.push_back(p);
+      }
     }
     out.push_back(std::move(e));
   }
@@ -233,7 +271,8 @@ Result<std::vector<LinkInfo>> LibnlNetlink::list_links() {
     auto* link = reinterpret_cast<rtnl_link*>(o);
     unsigned flags = rtnl_link_get_flags(link);
     const char* name = rtnl_link_get_name(link);
-    out.push_back({rtnl_link_get_ifindex(link), name ? name : "", (flags & IFF_UP) != 0, (flags & (1u << 16)) != 0 /* IFF_LOWER_UP */});
+    out.push_back({rtnl_link_get_ifindex(link), name ? name : "", (flags & IFF_UP) != 0,
+                   (flags & (1u << 16)) != 0 /* IFF_LOWER_UP */, (flags & (IFF_POINTOPOINT | IFF_NOARP)) != 0});
   }
   return out;
 }

@@ -28,6 +28,7 @@ struct LinkInfo {
   std::string name;
   bool up = false;       // IFF_UP
   bool carrier = false;  // IFF_LOWER_UP
+  bool point_to_point = false;  // IFF_POINTOPOINT or IFF_NOARP: no neighbour discovery, `default dev IF` works
 };
 
 struct AddressInfo {

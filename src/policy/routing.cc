@@ -59,6 +59,7 @@ Result<void> Routing::start() {
   facts_ = std::move(*facts);
   auto ks = build_kernel_state(config_, engine_.decisions(), facts_);
   if (!ks) return ks.error();
+  log_warnings(*ks);
   // The first apply reads the kernel back: it adopts a predecessor's objects
   // that match and removes the rest.
   if (auto ok = programmer_.apply(*ks); !ok)
@@ -133,8 +134,16 @@ void Routing::program() {
     log()->error("cannot build the desired kernel state: {}; kernel left as it is", ks.error().message);
     return;
   }
+  log_warnings(*ks);
   if (auto ok = programmer_.apply(*ks); !ok)
     log()->warn("programming failed, retry scheduled: {}", ok.error().message);
+}
+
+void Routing::log_warnings(const KernelState& ks) {
+  std::set<std::string> now(ks.warnings.begin(), ks.warnings.end());
+  for (const auto& w : now)
+    if (!warnings_.count(w)) log()->warn("{}", w);
+  warnings_ = std::move(now);
 }
 
 // Conntrack entries are deleted per link, only on transitions:

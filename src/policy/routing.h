@@ -13,6 +13,7 @@
 // AsyncConntrackFlusher they run on its worker thread).
 #include <functional>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -67,6 +68,7 @@ class Routing {
   void program();
   void on_changes(const std::vector<PolicyChange>& changes);
   void flush_links();
+  void log_warnings(const KernelState& ks);
   std::vector<std::string> interfaces() const;
   const LinkConfig* link_by_interface(const std::string& ifname) const;
 
@@ -85,6 +87,8 @@ class Routing {
   bool started_ = false;
   // Per link, as of the last flush decision: usable, active in some policy.
   std::map<std::string, std::pair<bool, bool>> link_usage_;
+  // Warnings of the last desired state: each is logged when it appears, not on every decision.
+  std::set<std::string> warnings_;
 };
 
 }  // namespace uplink
