@@ -14,7 +14,10 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <gtest/gtest.h>
 
 #include "probe/prober_icmp.h"
@@ -29,13 +32,28 @@ using namespace std::chrono_literals;
 
 int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
+// A run killed before its teardown leaves "upr<PID>a/b" behind: remove those
+// whose process is gone (never a live run's: the name carries the full PID).
+void remove_stale_namespaces() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/var/run/netns", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() < 5 || name.rfind("upr", 0) != 0 || (name.back() != 'a' && name.back() != 'b')) continue;
+    std::string digits = name.substr(3, name.size() - 4);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (kill(pid, 0) != 0 && errno == ESRCH) sh("ip netns del " + name);
+  }
+}
+
 ProbeTarget target(const std::string& ip, uint16_t port = 0) { return ProbeTarget{*IpAddress::parse(ip), port, ip}; }
 
 class ProberNetns : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    prefix_ = "upr" + std::to_string(getpid() % 100000);
+    remove_stale_namespaces();
+    prefix_ = "upr" + std::to_string(getpid());  // "upr4194304a0" still fits IFNAMSIZ
     a_ = prefix_ + "a";
     b_ = prefix_ + "b";
     root_fd_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
