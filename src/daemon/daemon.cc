@@ -1,4 +1,5 @@
 #include "daemon/daemon.h"
+#include "common/strings.h"
 
 #include <cerrno>
 #include <cstring>
@@ -17,12 +18,6 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 std::string describe(const ConfigDiff& d) { return d.empty() ? "no changes" : d.summary(); }
-
-std::string join(const std::vector<std::string>& links) {
-  std::string s;
-  for (const auto& l : links) s += (s.empty() ? "" : ",") + l;
-  return s.empty() ? "-" : s;
-}
 
 }  // namespace
 
@@ -243,7 +238,7 @@ void Daemon::report_policy_change(const std::string& policy, std::vector<std::st
 
 void Daemon::publish_policy_event(PolicyEvent e) {
   // The policy engine logs the change itself; this line adds why.
-  logger()->debug("policy-event: [{}] {} -> {} reason: {}", e.policy, join(e.active_before), join(e.active), e.reason);
+  logger()->debug("policy-event: [{}] {} -> {} reason: {}", e.policy, join(e.active_before, "-"), join(e.active, "-"), e.reason);
   auto it = policies_.find(e.policy);
   if (it != policies_.end()) ++it->second.changes;  // a removed policy has no counter left
   events_.publish(Event(std::move(e)));

@@ -1,4 +1,5 @@
 #include "daemon/routing_module.h"
+#include "common/strings.h"
 
 #include <utility>
 
@@ -101,12 +102,7 @@ void RoutingModule::on_link_state(const std::string& link, LinkState state, cons
 }
 
 void RoutingModule::on_policy_change(const PolicyChange& c) {
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-    return s.empty() ? std::string("last resort") : s;
-  };
-  logger()->debug("policy-change: [{}] {} -> {}", c.policy, join(c.from), join(c.to));
+  logger()->debug("policy-change: [{}] {} -> {}", c.policy, join(c.from, "last resort"), join(c.to, "last resort"));
   sink_.report_policy_active(c.policy, c.to);
   if (policy_listener_) policy_listener_(c, reason_for(c));
 }

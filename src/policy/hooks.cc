@@ -1,4 +1,5 @@
 #include "policy/hooks.h"
+#include "common/strings.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -22,12 +23,6 @@ namespace uplink {
 namespace {
 
 auto log() { return get_logger("hooks"); }
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
-}
 
 }  // namespace
 

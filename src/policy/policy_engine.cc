@@ -1,4 +1,5 @@
 #include "policy/policy_engine.h"
+#include "common/strings.h"
 
 #include <algorithm>
 #include <limits>
@@ -20,13 +21,6 @@ std::vector<std::string> minus(const std::vector<std::string>& a, const std::vec
   for (const auto& x : a)
     if (std::find(b.begin(), b.end(), x) == b.end()) out.push_back(x);
   return out;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  if (v.empty()) return "(last resort)";
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
 }
 
 }  // namespace
@@ -173,7 +167,7 @@ void PolicyEngine::recompute() {
     c.to = names(d);
     c.left = minus(c.from, c.to);
     c.joined = minus(c.to, c.from);
-    get_logger("policy")->info("policy-change: [{}] {} -> {}", name, join(c.from), join(c.to));
+    get_logger("policy")->info("policy-change: [{}] {} -> {}", name, join(c.from, "(last resort)"), join(c.to, "(last resort)"));
     changes.push_back(std::move(c));
   }
   for (const auto& [name, d] : decisions_) {

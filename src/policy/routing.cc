@@ -1,4 +1,5 @@
 #include "policy/routing.h"
+#include "common/strings.h"
 
 #include <algorithm>
 
@@ -11,12 +12,6 @@ namespace uplink {
 namespace {
 
 auto log() { return get_logger("policy"); }
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
-}
 
 std::string_view mode_name(PolicyMode m) {
   switch (m) {

@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 
 #include "probe/asio_address.h"
+#include "probe/probe_operation.h"
 
 namespace uplink::probe {
 
@@ -32,29 +33,11 @@ namespace {
 
 constexpr size_t kMaxHead = 1024;
 
-struct TcpOp {
-  explicit TcpOp(asio::io_context& io) : sock(io), timer(io) {}
-  tcp::socket sock;
-  asio::steady_timer timer;
+struct TcpOp : ProbeOperation<tcp::socket> {
+  explicit TcpOp(asio::io_context& io) : ProbeOperation(io) {}
   TcpProber::Mode mode = TcpProber::Mode::connect;
   std::string request, head;
   std::array<char, 512> buf{};
-  TimePoint sent;
-  std::string peer;
-  std::function<void(ProbeResult)> done;
-  std::shared_ptr<bool> alive;
-  bool finished = false;
-
-  void finish(ProbeResult r) {
-    if (finished) return;
-    finished = true;
-    timer.cancel();
-    boost::system::error_code ignored;
-    sock.close(ignored);
-    if (*alive) done(std::move(r));
-  }
-  void ok() { finish(ProbeResult{ProbeOutcome::reply, SteadyClock::now() - sent, {}}); }
-  void error(const std::string& what) { finish(ProbeResult{ProbeOutcome::error, {}, what}); }
 
   static void read(const std::shared_ptr<TcpOp>& op) {
     op->sock.async_read_some(asio::buffer(op->buf), [op](const boost::system::error_code& ec, size_t n) {
@@ -106,7 +89,7 @@ void TcpProber::probe(const ProbeTarget& target, Duration timeout, std::function
   op->sent = SteadyClock::now();
   op->timer.expires_after(timeout);
   op->timer.async_wait([op](const boost::system::error_code& e) {
-    if (!e) op->finish(ProbeResult{ProbeOutcome::timeout, {}, {}});
+    if (!e) op->timed_out();
   });
   op->sock.async_connect(ep, [op](const boost::system::error_code& e) {
     if (op->finished) return;

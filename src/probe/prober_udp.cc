@@ -1,6 +1,7 @@
 #include "probe/prober_udp.h"
 
 #include "probe/asio_address.h"
+#include "probe/probe_operation.h"
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
@@ -36,28 +37,13 @@ bool is_dns_response(const uint8_t* r, size_t len, uint16_t id) {
 
 namespace {
 
-struct UdpOp {
-  UdpOp(asio::io_context& io) : sock(io), timer(io) {}
-  udp::socket sock;
-  asio::steady_timer timer;
+struct UdpOp : ProbeOperation<udp::socket> {
+  explicit UdpOp(asio::io_context& io) : ProbeOperation(io) {}
   std::vector<uint8_t> request;
   std::array<uint8_t, 1500> buf{};
-  TimePoint sent;
   UdpProber::Mode mode = UdpProber::Mode::echo;
   uint16_t dns_id = 0;
-  std::string peer;
-  std::function<void(ProbeResult)> done;
-  std::shared_ptr<bool> alive;
-  bool finished = false;
 
-  void finish(ProbeResult r) {
-    if (finished) return;
-    finished = true;
-    timer.cancel();
-    boost::system::error_code ignored;
-    sock.close(ignored);
-    if (*alive) done(std::move(r));
-  }
   bool matches(size_t n) const {
     if (mode == UdpProber::Mode::dns) return is_dns_response(buf.data(), n, dns_id);
     return n == request.size() && std::memcmp(buf.data(), request.data(), n) == 0;
@@ -66,11 +52,11 @@ struct UdpOp {
     op->sock.async_receive(asio::buffer(op->buf), [op](const boost::system::error_code& ec, size_t n) {
       if (op->finished) return;
       if (ec) {
-        op->finish(ProbeResult{ProbeOutcome::error, {}, "receive from " + op->peer + ": " + ec.message()});
+        op->error("receive from " + op->peer + ": " + ec.message());
         return;
       }
       if (!op->matches(n)) return receive(op);  // a stray or stale datagram: keep waiting
-      op->finish(ProbeResult{ProbeOutcome::reply, SteadyClock::now() - op->sent, {}});
+      op->ok();
     });
   }
 };
@@ -89,7 +75,7 @@ void UdpProber::probe(const ProbeTarget& target, Duration timeout, std::function
   udp::endpoint ep(to_asio(target.address), port);
   op->peer = target.address.to_string() + ":" + std::to_string(port);
   auto fail = [&](const std::string& what) {
-    asio::post(io_, [op, what] { op->finish(ProbeResult{ProbeOutcome::error, {}, what}); });
+    asio::post(io_, [op, what] { op->error(what); });
   };
   boost::system::error_code ec;
   op->sock.open(ep.protocol(), ec);
@@ -112,7 +98,7 @@ void UdpProber::probe(const ProbeTarget& target, Duration timeout, std::function
   bytes_ += op->request.size() + 8 + (target.address.is_v6() ? 40 : 20);
   op->timer.expires_after(timeout);
   op->timer.async_wait([op](const boost::system::error_code& e) {
-    if (!e) op->finish(ProbeResult{ProbeOutcome::timeout, {}, {}});
+    if (!e) op->timed_out();
   });
   UdpOp::receive(op);
 }
