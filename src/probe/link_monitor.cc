@@ -64,7 +64,7 @@ void LinkMonitor::rebuild_targets() {
     if (!*alive) return;
     for (size_t i = 0; i < link_.probe.targets.size(); ++i)
       if (link_.probe.targets[i].address == t.address && link_.probe.targets[i].port == t.port)
-        stats_[i].on_late(rtt);
+        stats_[i].on_late(rtt, late_cap(i));
   });
 }
 
@@ -97,7 +97,13 @@ void LinkMonitor::abort_round() {
 
 Duration LinkMonitor::timeout_for(size_t target) const {
   if (link_.probe.timeout) return *link_.probe.timeout;
-  return opt_.timeout.compute(stats_.at(target).rtt);
+  return opt_.timeout.compute(stats_.at(target).rtt, stats_.at(target).late_floor);
+}
+
+Duration LinkMonitor::late_cap(size_t target) const {
+  const TargetStats& s = stats_.at(target);
+  if (!s.answers_in_time()) return opt_.timeout.max;  // only late replies: this is the path now
+  return 4 * opt_.timeout.compute(s.rtt);               // an outlier burst: bounded
 }
 
 Duration LinkMonitor::retry_after(size_t target) const {
@@ -148,9 +154,12 @@ void LinkMonitor::send_attempt(size_t i) {
   if (tr.attempts > 0) tr.any_lost = true;
   ++tr.attempts;
   stats_[i].on_sent();
+  // Sent while not up and before the first passing round: this probe may go
+  // into the outage itself, so losing it says nothing about the path's quality.
+  bool into_outage = (state_ == LinkState::unknown || state_ == LinkState::down) && good_run_ == 0;
   prober_->probe(link_.probe.targets[i], timeout_for(i),
-                 [this, alive = alive_, round = round_id_, gen = stats_gen_, i](ProbeResult r) {
-                   if (*alive) on_result(round, gen, i, r);
+                 [this, alive = alive_, round = round_id_, gen = stats_gen_, i, into_outage](ProbeResult r) {
+                   if (*alive) on_result(round, gen, i, r, into_outage);
                  });
   if (tr.attempts < 1 + opt_.retries) {
     retry_timers_[i]->arm(retry_after(i), [this, i] {
@@ -159,7 +168,7 @@ void LinkMonitor::send_attempt(size_t i) {
   }
 }
 
-void LinkMonitor::on_result(uint64_t round, uint64_t gen, size_t i, const ProbeResult& r) {
+void LinkMonitor::on_result(uint64_t round, uint64_t gen, size_t i, const ProbeResult& r, bool into_outage) {
   if (gen != stats_gen_) return;  // targets were replaced meanwhile
   bool reply = r.outcome == ProbeOutcome::reply;
   if (round <= aborted_upto_) {
@@ -170,7 +179,7 @@ void LinkMonitor::on_result(uint64_t round, uint64_t gen, size_t i, const ProbeR
     return;
   }
   if (reply) stats_[i].on_reply(r.rtt);
-  else stats_[i].on_lost(r.outcome == ProbeOutcome::error);
+  else stats_[i].on_lost(r.outcome == ProbeOutcome::error, !into_outage);
 
   // Errors are logged once per change, not once per probe.
   std::string err = r.outcome == ProbeOutcome::error ? r.error : std::string();
@@ -230,7 +239,6 @@ void LinkMonitor::finish_round() {
 
 void LinkMonitor::decide(bool passed, bool any_reply, bool suspect) {
   int up_after = effective_up_after();
-  suspect_ = false;
   switch (state_) {
     case LinkState::unknown:
     case LinkState::down:
@@ -252,7 +260,7 @@ void LinkMonitor::decide(bool passed, bool any_reply, bool suspect) {
     case LinkState::degraded:
       if (passed) {
         bad_run_ = 0;
-        suspect_ = suspect && state_ == LinkState::up;
+        watch_loss(suspect);
         evaluate_quality();
       } else {
         if (bad_run_ == 0) bad_run_had_reply_ = false;
@@ -264,6 +272,32 @@ void LinkMonitor::decide(bool passed, bool any_reply, bool suspect) {
     case LinkState::disabled:
       break;
   }
+}
+
+// Loss onset: after a live target loses a probe while up, rounds stay fast
+// until `watch_clean_rounds` clean rounds in a row, so the losses a loss
+// verdict needs arrive at fast_interval instead of one per interval (README
+// "Loss math"). Metered links spend at most a bounded number of such rounds
+// per minute.
+void LinkMonitor::watch_loss(bool lost_probe) {
+  if (state_ != LinkState::up) {
+    watch_ = false;
+    return;
+  }
+  if (lost_probe) {
+    watch_ = true;
+    clean_run_ = 0;
+  } else if (watch_ && ++clean_run_ >= opt_.watch_clean_rounds) {
+    watch_ = false;
+  }
+}
+
+bool LinkMonitor::watch_budget_left() const {
+  if (!link_.metered) return true;
+  TimePoint now = time_.now();
+  auto recent = std::count_if(watch_rounds_.begin(), watch_rounds_.end(),
+                              [&](TimePoint t) { return now - t < std::chrono::minutes(1); });
+  return recent < opt_.metered_watch_rounds_per_minute;
 }
 
 void LinkMonitor::go_up() {
@@ -279,7 +313,9 @@ bool LinkMonitor::quality_bad(std::string* reason) const {
   const QualityConfig& q = *link_.quality;
   LinkFigures f = aggregate(stats_);
   if (q.max_latency && f.latency && *f.latency > *q.max_latency) return *reason = "latency", true;
-  if (q.max_loss && f.loss_pct && f.loss_samples >= opt_.min_loss_samples && *f.loss_pct > *q.max_loss)
+  // A single lost probe never degrades a link, whatever the window holds.
+  if (q.max_loss && f.loss_pct && f.loss_samples >= opt_.min_loss_samples && f.loss_lost >= opt_.min_loss_count &&
+      *f.loss_pct > *q.max_loss)
     return *reason = "loss", true;
   if (q.max_jitter && f.jitter && *f.jitter > *q.max_jitter) return *reason = "jitter", true;
   return false;
@@ -317,7 +353,7 @@ bool LinkMonitor::pending() const {
   switch (state_) {
     case LinkState::unknown: return true;  // decide fast
     case LinkState::up:
-    case LinkState::degraded: return bad_run_ > 0 || suspect_ || escalate_;
+    case LinkState::degraded: return bad_run_ > 0 || escalate_ || (watch_ && watch_budget_left());
     case LinkState::down: return good_run_ > 0;
     case LinkState::disabled: return false;
   }
@@ -332,7 +368,12 @@ Duration LinkMonitor::steady_interval() {
 
 void LinkMonitor::schedule_next() {
   if (!probing()) return;
-  Duration gap = pending() ? link_.probe.fast_interval : steady_interval();
+  bool fast = pending();
+  if (fast && watch_ && bad_run_ == 0 && !escalate_ && link_.metered) {
+    watch_rounds_.push_back(time_.now());  // spent from the metered watch budget
+    while (watch_rounds_.size() > static_cast<size_t>(opt_.metered_watch_rounds_per_minute)) watch_rounds_.pop_front();
+  }
+  Duration gap = fast ? link_.probe.fast_interval : steady_interval();
   TimePoint next = std::max(round_start_ + gap, time_.now());
   round_timer_->arm(next - time_.now(), [this] { start_round(); });
 }
@@ -366,7 +407,8 @@ void LinkMonitor::set_state(LinkState to, const std::string& reason) {
   since_ = time_.wall_now();
   good_run_ = 0;
   bad_run_ = 0;
-  suspect_ = false;
+  watch_ = false;
+  clean_run_ = 0;
   recover_since_.reset();
   if (to == LinkState::down) {
     // Outage evidence is not path quality: recovery starts from a clean window.

@@ -11,6 +11,7 @@
 //                  decide(): counters -> transition -> on_change(LinkEvent)
 //                                  |
 //                        schedule_next(): interval (+-jitter) or fast_interval
+#include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,11 @@ struct MonitorOptions {
   int retries = 2;
   size_t loss_window = 20;            // probes per target in the loss window
   size_t min_loss_samples = 10;       // loss is not judged on fewer samples
+  size_t min_loss_count = 2;          // nor on fewer lost probes: one loss never degrades
+  // After a live target loses a probe while up, stay at fast_interval until
+  // this many clean rounds in a row (README "Loss math: time to degraded").
+  int watch_clean_rounds = 3;
+  long metered_watch_rounds_per_minute = 12;  // bound of those fast rounds on metered links
   Duration quality_hold = std::chrono::seconds(10);  // below recovery levels this long -> up
   double interval_jitter = 0.1;       // steady interval * (1 +- this), random
   double max_damping = 8.0;           // bound of the up_after multiplier
@@ -97,14 +103,17 @@ class LinkMonitor {
   void set_state(LinkState to, const std::string& reason);
   void start_round();
   void send_attempt(size_t target);
-  void on_result(uint64_t round, uint64_t gen, size_t target, const ProbeResult& r);
+  void on_result(uint64_t round, uint64_t gen, size_t target, const ProbeResult& r, bool into_outage);
   Duration retry_after(size_t target) const;
+  Duration late_cap(size_t target) const;
   void go_up();
   double decayed_penalty() const;
   std::string held_down_reason() const;
   void finish_round();
   void decide(bool passed, bool any_reply, bool suspect);
   void evaluate_quality();
+  void watch_loss(bool lost_probe);
+  bool watch_budget_left() const;
   void schedule_next();
   void abort_round();
   void hard_down(const std::string& reason);
@@ -149,7 +158,9 @@ class LinkMonitor {
   int good_run_ = 0;
   int bad_run_ = 0;
   bool bad_run_had_reply_ = false;
-  bool suspect_ = false;  // up, and a live target lost a probe last round
+  bool watch_ = false;  // up, a live target lost a probe: fast until clean_run_ clean rounds
+  int clean_run_ = 0;
+  std::deque<TimePoint> watch_rounds_;  // metered: recent fast rounds spent on watching
   std::optional<TimePoint> recover_since_;
 
   double penalty_ = 0;  // flap damping: +1 per fall to down, halves every half-life

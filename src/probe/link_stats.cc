@@ -22,9 +22,9 @@ void RttEstimator::add(Duration rtt) {
   last_ = rtt;
 }
 
-Duration TimeoutPolicy::compute(const RttEstimator& rtt) const {
-  if (!rtt.has_sample()) return std::clamp(initial, min, max);
-  return std::clamp(rtt.srtt() + 4 * rtt.rttvar(), min, max);
+Duration TimeoutPolicy::compute(const RttEstimator& rtt, Duration late_floor) const {
+  Duration base = rtt.has_sample() ? rtt.srtt() + 4 * rtt.rttvar() : initial;
+  return std::clamp(std::max(base, late_floor), min, max);
 }
 
 void LossWindow::add(bool lost) {
@@ -39,14 +39,15 @@ void LossWindow::add(bool lost) {
 void TargetStats::on_reply(Duration rtt_sample) {
   ++counters.received;
   rtt.add(rtt_sample);
+  late_floor -= late_floor / 8;
   loss.add(false);
   last_ok = true;
 }
 
-void TargetStats::on_lost(bool send_error) {
+void TargetStats::on_lost(bool send_error, bool path_evidence) {
   ++counters.lost;
   if (send_error) ++counters.errors;
-  loss.add(true);
+  if (path_evidence) loss.add(true);
   last_ok = false;
 }
 
@@ -86,6 +87,7 @@ LinkFigures aggregate(const std::vector<TargetStats>& targets) {
     f.latency = lat / n;
     f.jitter = jit / n;
   }
+  f.loss_lost = lost;
   if (f.loss_samples > 0) f.loss_pct = 100.0 * static_cast<double>(lost) / static_cast<double>(f.loss_samples);
   return f;
 }

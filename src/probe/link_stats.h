@@ -5,6 +5,7 @@
 // RTO-like automatic probe timeout.
 #include <cstdint>
 #include <deque>
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -34,7 +35,8 @@ struct TimeoutPolicy {
   Duration min = std::chrono::milliseconds(50);
   Duration max = std::chrono::seconds(3);
   Duration initial = std::chrono::seconds(1);
-  Duration compute(const RttEstimator& rtt) const;
+  // `late_floor`: lower bound learnt from late replies (TargetStats::late_floor).
+  Duration compute(const RttEstimator& rtt, Duration late_floor = Duration::zero()) const;
 };
 
 // The last `capacity` probe outcomes (true = lost).
@@ -70,13 +72,25 @@ struct TargetStats {
 
   void on_sent() { ++counters.sent; }
   void on_reply(Duration rtt_sample);
-  void on_lost(bool send_error);
-  // A late reply never passes a round, but it proves the timeout too short for
-  // this path: its RTT feeds the estimator so an auto timeout grows to fit.
-  void on_late(Duration rtt_sample) {
+  // `path_evidence` false: a probe sent into an outage; counted, but kept out
+  // of the loss window, which measures the path's quality once it answers.
+  void on_lost(bool send_error, bool path_evidence = true);
+  // A late reply never passes a round and never enters `rtt` (latency and
+  // jitter are what the path does in time; a reply queued behind ARP for 1-2 s
+  // is not the path's latency). It proves the timeout too short, so it raises
+  // `late_floor` to 1.5 x its RTT, capped at `cap` (the caller passes 4 x the
+  // in-time timeout while the target still answers in time, so one burst of
+  // queued replies cannot stretch the timeout to seconds; the policy's max once
+  // the target answers only late, so a really slower path is learnt).
+  void on_late(Duration rtt_sample, Duration cap) {
     ++counters.late;
-    rtt.add(rtt_sample);
+    late_floor = std::max(late_floor, std::min(rtt_sample + rtt_sample / 2, cap));
   }
+  // Decays by 1/8 with every in-time reply (on_reply): evidence that the path
+  // answers faster again shortens the timeout back toward srtt + 4 rttvar.
+  Duration late_floor{};
+  // Any in-time reply in the loss window.
+  bool answers_in_time() const { return loss.lost() < loss.samples(); }
 };
 
 // Bytes per second over a sliding time span, from a monotonic byte counter.
@@ -98,6 +112,7 @@ struct LinkFigures {
   std::optional<double> loss_pct;   // lost / samples over the windows of live targets
                                     // (any reply in the window); all targets if none is live
   size_t loss_samples = 0;
+  size_t loss_lost = 0;
 };
 LinkFigures aggregate(const std::vector<TargetStats>& targets);
 

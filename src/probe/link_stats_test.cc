@@ -1,4 +1,5 @@
 #include "probe/link_stats.h"
+#include "probe/neighbour_confirm.h"
 
 #include <gtest/gtest.h>
 
@@ -91,6 +92,39 @@ TEST(Aggregate, DeadTargetDoesNotCountAsPathLoss) {
     for (auto& d : dead) d.on_lost(true);
   EXPECT_DOUBLE_EQ(*aggregate(dead).loss_pct, 100.0);
   EXPECT_EQ(dead[0].counters.errors, 5u);
+}
+
+}  // namespace
+}  // namespace uplink::probe
+
+namespace uplink::probe {
+namespace {
+using namespace std::chrono_literals;
+
+TEST(NeighbourConfirm, ConfirmsOnlyWhileRepliesAreRecent) {
+  TimePoint t0{};
+  NeighbourConfirm c(15s);
+  EXPECT_EQ(c.send_flags(t0), 0);  // never answered: let the kernel resolve
+  c.on_reply(t0 + 1s);
+  EXPECT_EQ(c.send_flags(t0 + 1s), MSG_CONFIRM);
+  EXPECT_EQ(c.send_flags(t0 + 16s), MSG_CONFIRM);
+  EXPECT_EQ(c.send_flags(t0 + 16s + 1ms), 0);  // silent for longer than `fresh`
+  c.on_reply(t0 + 20s);
+  EXPECT_EQ(c.send_flags(t0 + 21s), MSG_CONFIRM);
+}
+
+TEST(TargetStats, LateReplyRaisesTheTimeoutFloorCappedAndInTimeRepliesDecayIt) {
+  TargetStats s(20);
+  TimeoutPolicy p;
+  for (int i = 0; i < 10; ++i) s.on_reply(10ms);
+  Duration base = p.compute(s.rtt, s.late_floor);
+  s.on_late(1500ms, 4 * base);
+  EXPECT_EQ(s.rtt.srtt(), 10ms);  // latency untouched
+  EXPECT_EQ(p.compute(s.rtt, s.late_floor), std::max(4 * base, p.min));
+  s.on_late(100ms, 3s);
+  EXPECT_EQ(s.late_floor, std::max(4 * base, Duration(150ms)));
+  for (int i = 0; i < 60; ++i) s.on_reply(10ms);
+  EXPECT_EQ(p.compute(s.rtt, s.late_floor), p.compute(s.rtt));
 }
 
 }  // namespace

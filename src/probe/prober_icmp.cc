@@ -110,6 +110,7 @@ void IcmpProber::on_packet(bool v6, const uint8_t* data, size_t len, const IpAdd
   auto it = pending_.find(key->seq);
   if (it != pending_.end()) {
     if (it->second.nonce != key->nonce || it->second.target.address != from) return;
+    confirm_.on_reply(SteadyClock::now());
     Duration rtt = SteadyClock::now() - it->second.sent;
     finish(key->seq, ProbeResult{ProbeOutcome::reply, rtt, {}});
     return;
@@ -117,6 +118,7 @@ void IcmpProber::on_packet(bool v6, const uint8_t* data, size_t len, const IpAdd
   for (auto& [seq, p] : timed_out_) {
     if (seq == key->seq && p.nonce == key->nonce && p.target.address == from) {
       p.nonce = 0;  // a duplicate is not another late reply
+      confirm_.on_reply(SteadyClock::now());
       if (on_late_) on_late_(p.target, SteadyClock::now() - p.sent);
       return;
     }
@@ -157,7 +159,7 @@ void IcmpProber::probe(const ProbeTarget& target, Duration timeout, std::functio
                                 static_cast<uint64_t>(now.time_since_epoch().count()));
   socklen_t alen = 0;
   sockaddr_storage to = to_sockaddr(target.address, &alen);
-  ssize_t n = ::sendto(fam_[v6].sock->native_handle(), pkt.data(), pkt.size(), 0,
+  ssize_t n = ::sendto(fam_[v6].sock->native_handle(), pkt.data(), pkt.size(), confirm_.send_flags(now),
                        reinterpret_cast<sockaddr*>(&to), alen);
   if (n < 0) {
     complete(std::move(done), ProbeResult{ProbeOutcome::error, {}, errno_text("sendto " + target.address.to_string(), errno)});

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "probe/icmp_codec.h"
+#include "probe/neighbour_confirm.h"
 #include "probe/prober.h"
 #include "probe/socket_binding.h"
 
@@ -56,6 +57,7 @@ class IcmpProber final : public Prober {
   std::map<uint16_t, Pending> pending_;
   std::deque<std::pair<uint16_t, Pending>> timed_out_;  // recent, to recognise late replies
   LateHandler on_late_;
+  NeighbourConfirm confirm_;  // replies are recent: keep the gateway's neighbour entry fresh
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -43,6 +43,7 @@ struct UdpOp : ProbeOperation<udp::socket> {
   std::array<uint8_t, 1500> buf{};
   UdpProber::Mode mode = UdpProber::Mode::echo;
   uint16_t dns_id = 0;
+  std::shared_ptr<NeighbourConfirm> confirm;
 
   bool matches(size_t n) const {
     if (mode == UdpProber::Mode::dns) return is_dns_response(buf.data(), n, dns_id);
@@ -56,6 +57,7 @@ struct UdpOp : ProbeOperation<udp::socket> {
         return;
       }
       if (!op->matches(n)) return receive(op);  // a stray or stale datagram: keep waiting
+      op->confirm->on_reply(SteadyClock::now());
       op->ok();
     });
   }
@@ -70,6 +72,7 @@ void UdpProber::probe(const ProbeTarget& target, Duration timeout, std::function
   auto op = std::make_shared<UdpOp>(io_);
   op->done = std::move(done);
   op->alive = alive_;
+  op->confirm = confirm_;
   op->mode = mode_;
   uint16_t port = target.port ? target.port : (mode_ == Mode::dns ? 53 : 7);
   udp::endpoint ep(to_asio(target.address), port);
@@ -93,7 +96,7 @@ void UdpProber::probe(const ProbeTarget& target, Duration timeout, std::function
     std::memcpy(op->request.data() + 8, &ts, 8);
   }
   op->sent = SteadyClock::now();
-  op->sock.send(asio::buffer(op->request), 0, ec);
+  op->sock.send(asio::buffer(op->request), static_cast<asio::socket_base::message_flags>(confirm_->send_flags(op->sent)), ec);
   if (ec) return fail("send to " + op->peer + ": " + ec.message());
   bytes_ += op->request.size() + 8 + (target.address.is_v6() ? 40 : 20);
   op->timer.expires_after(timeout);

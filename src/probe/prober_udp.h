@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 
+#include "probe/neighbour_confirm.h"
 #include "probe/prober.h"
 #include "probe/socket_binding.h"
 
@@ -30,6 +31,8 @@ class UdpProber final : public Prober {
   std::mt19937_64 rng_;
   uint64_t bytes_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Shared with in-flight probes, which may outlive the prober.
+  std::shared_ptr<NeighbourConfirm> confirm_ = std::make_shared<NeighbourConfirm>();
 };
 
 // A DNS query (RD set) for `name` type NS class IN with the given id.
