@@ -1,4 +1,5 @@
 // uplinkd: wiring only. The real implementations of every seam meet here.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -78,6 +79,9 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
     return 1;
   }
 
+  // One malloc arena: the only other thread (conntrack flushes) allocates
+  // little, and a second arena would keep its own pages.
+  ::mallopt(M_ARENA_MAX, 1);
   boost::asio::io_context io;
   // Installed first: a SIGTERM during start-up is queued, not fatal.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -180,6 +184,16 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
     });
   };
   wait_signal();
+
+  // Start-up (config parsing, nft's parser and cache, the first netlink dumps)
+  // frees more than steady state ever uses again, and glibc keeps it: hand it
+  // back to the kernel shortly after start and then once a minute (~1 ms).
+  auto heap_trim = time.make_timer();
+  std::function<void()> trim_heap = [&] {
+    ::malloc_trim(0);
+    heap_trim->arm(std::chrono::seconds(60), trim_heap);
+  };
+  heap_trim->arm(std::chrono::seconds(5), trim_heap);
 
   notifier.ready(status_line(daemon));
   log->info("uplinkd {} running (pid {}), control socket {}", UPLINK_VERSION, ::getpid(), opts.path);

@@ -1,7 +1,5 @@
 #include "daemon/monitor_module.h"
 
-#include <sstream>
-
 #include "common/log.h"
 
 namespace uplink {
@@ -33,22 +31,6 @@ bool needs_new_prober(const LinkConfig& a, const LinkConfig& b) {
   return a.probe.method != b.probe.method || a.probe.targets != b.probe.targets ||
          a.probe.http_path != b.probe.http_path || a.probe.dns_name != b.probe.dns_name ||
          a.interface != b.interface || a.fwmark != b.fwmark || a.gateway != b.gateway;
-}
-
-// Drops one metric family (HELP, TYPE and samples) from a Prometheus text.
-std::string without_family(const std::string& text, const std::string& family) {
-  std::istringstream in(text);
-  std::string out, line;
-  auto names = [&](const std::string& l) {
-    if (l.rfind("# HELP " + family + " ", 0) == 0 || l.rfind("# TYPE " + family + " ", 0) == 0) return true;
-    return l.rfind(family + "{", 0) == 0 || l.rfind(family + " ", 0) == 0;
-  };
-  while (std::getline(in, line)) {
-    if (names(line)) continue;
-    out += line;
-    out += '\n';
-  }
-  return out;
 }
 
 }  // namespace
@@ -271,8 +253,7 @@ void MonitorModule::add_metrics(std::string& text) const {
   std::vector<const probe::LinkMonitor*> monitors;
   for (const auto& [name, entry] : links_) monitors.push_back(entry.monitor.get());
   if (monitors.empty()) return;
-  // The daemon exports uplink_link_state itself; one family must appear once.
-  text += without_family(probe::probe_metrics(monitors), "uplink_link_state");
+  text += probe::probe_metrics(monitors);
 }
 
 void MonitorModule::add_link_detail(const std::string& link, nlohmann::json& detail) const {

@@ -68,7 +68,7 @@ class MonitorModule final : public Module {
   void stop() override;
   // status["probes"][link] = the link's probe figures (LinkMonitor::stats_json).
   void add_status(nlohmann::json& status) const override;
-  // probe_metrics() without the families the daemon itself exports (uplink_link_state).
+  // probe_metrics(): latency, jitter, loss, probe counters (the state family is the daemon's).
   void add_metrics(std::string& text) const override;
   // detail["probes"] = the link's probe figures (targets, counters, timeouts).
   void add_link_detail(const std::string& link, nlohmann::json& detail) const override;

@@ -561,11 +561,6 @@ std::string probe_metrics(const std::vector<const LinkMonitor*>& links) {
     for (const LinkMonitor* l : links) body(*l);
   };
   auto lbl = [](const LinkMonitor& l) { return "link=\"" + l.name() + "\""; };
-  family("uplink_link_state", "gauge", "1 for the link's current state", [&](const LinkMonitor& l) {
-    for (auto s : {LinkState::unknown, LinkState::up, LinkState::degraded, LinkState::down, LinkState::disabled})
-      out << "uplink_link_state{" << lbl(l) << ",state=\"" << to_string(s) << "\"} " << (l.state() == s ? 1 : 0)
-          << '\n';
-  });
   auto link_gauge = [&](const char* name, const char* help, auto&& get) {
     family(name, "gauge", help, [&](const LinkMonitor& l) {
       if (auto v = get(l)) out << name << '{' << lbl(l) << "} " << *v << '\n';

@@ -169,7 +169,8 @@ class LinkMonitor {
   RateMeter rate_;
 };
 
-// Prometheus text for a set of links, grouped by metric family.
+// Prometheus text for a set of links, grouped by metric family: latency,
+// jitter, loss, probe counters. The link state family is the daemon's (views.cc).
 std::string probe_metrics(const std::vector<const LinkMonitor*>& links);
 
 }  // namespace uplink::probe
