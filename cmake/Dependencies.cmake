@@ -12,3 +12,15 @@ pkg_check_modules(NFTABLES REQUIRED IMPORTED_TARGET libnftables)
 pkg_check_modules(CONNTRACK REQUIRED IMPORTED_TARGET libnetfilter_conntrack)
 pkg_check_modules(MMGLIB REQUIRED IMPORTED_TARGET mm-glib)
 pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+
+# uplinkd carries no C++ shared library: spdlog and fmt are used header-only,
+# toml++ is compiled once into uplink_config (src/config/toml_impl.cc), and
+# uplinkd links libstdc++/libgcc statically (src/daemon/CMakeLists.txt). Only
+# the code it uses is then mapped, which keeps its resident memory low
+# (README "The numbers": RSS).
+add_library(uplink_spdlog INTERFACE)
+target_compile_definitions(uplink_spdlog INTERFACE SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY=1)
+target_link_libraries(uplink_spdlog INTERFACE Threads::Threads)
+add_library(uplink_tomlpp INTERFACE)
+target_include_directories(uplink_tomlpp INTERFACE ${TOMLPP_INCLUDE_DIRS})
+target_compile_definitions(uplink_tomlpp INTERFACE TOML_HEADER_ONLY=0)
