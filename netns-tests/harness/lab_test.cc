@@ -65,6 +65,10 @@ void LabTest::SetUpTestSuite() {
 void LabTest::TearDownTestSuite() {
   if (lab_) {
     if (auto r = lab_->down(); !r.ok()) ADD_FAILURE() << r.error().message;
+    // The per-test directories of passed tests are gone; an empty base goes too
+    // (the directories of failed tests are kept, and with them the base).
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::temp_directory_path() / ("uplink-lab-" + lab_->prefix()), ec);
   }
   lab_.reset();
 }

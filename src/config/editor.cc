@@ -1,6 +1,6 @@
 #include "config/editor.h"
 
-#include <toml++/toml.h>
+#include "config/toml.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
 #include "config/loader.h"
 
-#include <toml++/toml.h>
+#include "config/toml.h"
 
 #include <algorithm>
 #include <cctype>

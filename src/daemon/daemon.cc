@@ -48,13 +48,14 @@ Result<void> Daemon::start() {
   empty.path = config_.path;
   empty.daemon = config_.daemon;
   ConfigDiff diff = diff_configs(empty, config_);
-  if (auto r = apply_modules(empty, config_, diff); !r) return r;
-  for (const auto& name : config_.link_order) {
-    const LinkConfig& lc = config_.links.at(name);
-    links_[name] = LinkRuntime{lc.enabled ? LinkState::unknown : LinkState::disabled, time_.wall_now(),
-                               lc.enabled ? "startup" : "admin", {}, 0};
-  }
+  // Entries first: what the modules report while they apply lands in them.
+  for (const auto& name : config_.link_order) add_link_entry(name, config_.links.at(name), "startup");
   for (const auto& name : config_.policy_order) policies_[name] = PolicyRuntime{};
+  if (auto r = apply_modules(empty, config_, diff); !r) {
+    links_.clear();
+    policies_.clear();
+    return r;
+  }
   logger()->info("started with {} ({} links, {} policies, {} rules)", config_.path, config_.links.size(),
                  config_.policies.size(), config_.rules.size());
   return {};
@@ -95,7 +96,13 @@ Result<ConfigDiff> Daemon::apply_config(Config next) {
     ++counters_.applies_ok;
     return diff;
   }
+  // Tentative entries for what the change adds, so that reports made while
+  // the modules apply land; removed again if the change is rolled back.
+  for (const auto& name : diff.links_added) add_link_entry(name, next.links.at(name), "added");
+  for (const auto& name : diff.policies_added) policies_[name] = PolicyRuntime{};
   if (auto r = apply_modules(config_, next, diff); !r) {
+    for (const auto& name : diff.links_added) links_.erase(name);
+    for (const auto& name : diff.policies_added) policies_.erase(name);
     ++counters_.applies_failed;
     logger()->error("configuration change rejected ({}): {}; the previous configuration stays in effect",
                     diff.summary(), r.error().message);
@@ -112,13 +119,8 @@ Result<ConfigDiff> Daemon::apply_config(Config next) {
 }
 
 void Daemon::commit(Config next, const ConfigDiff& diff) {
-  WallTime now = time_.wall_now();
   for (const auto& name : diff.links_removed) links_.erase(name);
-  for (const auto& name : diff.links_added) {
-    const LinkConfig& lc = next.links.at(name);
-    links_[name] = LinkRuntime{lc.enabled ? LinkState::unknown : LinkState::disabled, now,
-                               lc.enabled ? "added" : "admin", {}, 0};
-  }
+  // Added links and policies have their entries since before the apply.
   for (const auto& name : diff.links_changed) {
     const LinkConfig& before = config_.links.at(name);
     const LinkConfig& after = next.links.at(name);
@@ -129,13 +131,17 @@ void Daemon::commit(Config next, const ConfigDiff& diff) {
     rt.quality = {};
   }
   for (const auto& name : diff.policies_removed) policies_.erase(name);
-  for (const auto& name : diff.policies_added) policies_[name] = PolicyRuntime{};
   // An active member that no longer exists cannot carry traffic.
   for (auto& [pname, prt] : policies_) {
     std::erase_if(prt.active, [&](const std::string& l) { return !next.links.count(l); });
   }
   config_ = std::move(next);
   apply_log_level();
+}
+
+void Daemon::add_link_entry(const std::string& name, const LinkConfig& lc, const std::string& reason) {
+  links_[name] = LinkRuntime{lc.enabled ? LinkState::unknown : LinkState::disabled, time_.wall_now(),
+                             lc.enabled ? reason : "admin", {}, 0};
 }
 
 void Daemon::transition(const std::string& link, LinkRuntime& rt, LinkState to, const std::string& reason) {

@@ -102,6 +102,8 @@ class Daemon final : public LinkStateSink {
   Result<void> apply_modules(const Config& from, const Config& to, const ConfigDiff& diff);
   void commit(Config next, const ConfigDiff& diff);
   void transition(const std::string& link, LinkRuntime& rt, LinkState to, const std::string& reason);
+  // unknown (or disabled, with reason admin) until a module reports.
+  void add_link_entry(const std::string& name, const LinkConfig& lc, const std::string& reason);
   void apply_log_level();
   // Holds policy events while alive (nestable); the last one releases them.
   class EventHold;

@@ -87,6 +87,46 @@ TEST_F(DaemonTest, FailingModuleRollsBackEarlierModulesAndKeepsState) {
   EXPECT_EQ(daemon_->counters().applies_failed, 1u);
 }
 
+Config with_wan3_and_backup(const Config& base) {
+  Config next = base;
+  LinkConfig wan3 = next.links.at("wan1");
+  wan3.name = "wan3";
+  wan3.interface = "eth3";
+  next.links["wan3"] = wan3;
+  next.link_order.push_back("wan3");
+  PolicyConfig backup;
+  backup.name = "backup";
+  backup.members = {{"wan3", 1, 1}};
+  next.policies["backup"] = backup;
+  next.policy_order.push_back("backup");
+  return next;
+}
+
+// Modules report while they apply (a missing interface, a policy's first
+// members): the daemon has the entries of added links and policies by then.
+TEST_F(DaemonTest, ReportsMadeWhileApplyingLandForAddedLinksAndPolicies) {
+  first_.on_apply = [this](const Config& c) {
+    if (!c.links.count("wan3")) return;
+    daemon_->report_link_state("wan3", LinkState::down, "interface_gone");
+    daemon_->report_policy_active("backup", {"wan3"});
+  };
+  ASSERT_TRUE(daemon_->apply_config(with_wan3_and_backup(daemon_->config())));
+  EXPECT_EQ(daemon_->links().at("wan3").state, LinkState::down);
+  EXPECT_EQ(daemon_->links().at("wan3").reason, "interface_gone");
+  EXPECT_EQ(daemon_->policies().at("backup").active, (std::vector<std::string>{"wan3"}));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].from, LinkState::unknown);
+  EXPECT_EQ(events_[0].to, LinkState::down);
+}
+
+TEST_F(DaemonTest, RolledBackAdditionsLeaveNoEntries) {
+  second_.fail_next = true;
+  ASSERT_FALSE(daemon_->apply_config(with_wan3_and_backup(daemon_->config())));
+  EXPECT_EQ(daemon_->links().count("wan3"), 0u);
+  EXPECT_EQ(daemon_->policies().count("backup"), 0u);
+  EXPECT_TRUE(events_.empty());
+}
+
 TEST_F(DaemonTest, NoChangeDoesNotTouchModules) {
   auto r = daemon_->apply_config(daemon_->config());
   ASSERT_TRUE(r);

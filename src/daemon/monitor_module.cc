@@ -129,8 +129,9 @@ Result<void> MonitorModule::apply(const Config& next, const ConfigDiff& /*diff*/
                    entry.config.enabled ? "" : " (disabled: no probes)");
     notify(name, entry);
   }
-  // The daemon adds new links to its tables only after every module applied:
-  // report their states again from the io_context, right after this apply.
+  // A link enabled by this change is still `disabled` in the daemon until it
+  // commits (the administrator's word wins over reports): report every state
+  // again from the io_context, right after this apply.
   arm_sync(Duration::zero());
   return {};
 }

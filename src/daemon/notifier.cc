@@ -43,8 +43,9 @@ ServiceNotifier::ServiceNotifier(TimeSource& time) : time_(time) {
   active_ = true;
   // WATCHDOG_PID, when set, names the process the watchdog is meant for.
   std::string pid = env("WATCHDOG_PID");
+  std::string usec_text = env("WATCHDOG_USEC");
   char* end = nullptr;
-  unsigned long long usec = std::strtoull(env("WATCHDOG_USEC").c_str(), &end, 10);
+  unsigned long long usec = std::strtoull(usec_text.c_str(), &end, 10);
   bool for_us = pid.empty() || pid == std::to_string(::getpid());
   if (usec > 0 && end && *end == '\0' && for_us) {
     watchdog_interval_ = std::chrono::microseconds(usec / 2);

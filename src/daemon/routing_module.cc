@@ -36,9 +36,9 @@ class CauseScope {
 }  // namespace
 
 RoutingModule::RoutingModule(TimeSource& time, RoutingKernel kernel, LinkStateSink& sink, QualityTuning tuning)
-    : time_(time), kernel_(kernel), sink_(sink), tuning_(tuning), report_timer_(time.make_timer()) {}
+    : time_(time), kernel_(kernel), sink_(sink), tuning_(tuning) {}
 
-RoutingModule::~RoutingModule() { report_timer_->cancel(); }
+RoutingModule::~RoutingModule() = default;
 
 Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/) {
   if (stopped_) return make_error("routing is stopped; configuration not applied");
@@ -70,17 +70,15 @@ Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/
   } else if (auto ok = routing_->apply_config(next); !ok) {
     return ok;
   }
-  // The daemon rebuilds its policy table after every module applied (a new
-  // policy starts with no active link there): tell it again right after.
-  report_timer_->cancel();
-  report_timer_->arm(Duration::zero(), [this] { report_all_policies(); });
+  // Every policy's active links, new ones included (the daemon has their
+  // entries before modules apply).
+  report_all_policies();
   return {};
 }
 
 void RoutingModule::stop() {
   if (stopped_) return;
   stopped_ = true;
-  report_timer_->cancel();
   if (!routing_) return;
   if (auto ok = routing_->stop(); !ok) {
     logger()->error("routing stop: {}; what is left carries protocol 85 / table inet uplinkd and is adopted or "

@@ -103,7 +103,6 @@ class RoutingModule final : public Module {
   // The last state fed to the engine per link: a state change or a quality update.
   std::map<std::string, LinkState> fed_;
   std::unique_ptr<Routing> routing_;
-  std::unique_ptr<Timer> report_timer_;
   bool stopped_ = false;
 };
 
