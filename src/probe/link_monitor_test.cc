@@ -60,6 +60,16 @@ class MonitorTest : public ::testing::Test {
     ASSERT_TRUE(run_until_event(5s));
     ASSERT_EQ(mon->state(), LinkState::up);
   }
+  // Up with max_loss 5, then every probe lost until down.
+  void cut_with_loss_threshold() {
+    LinkConfig l = default_link();
+    l.quality = QualityConfig{};
+    l.quality->max_loss = 5;
+    bring_up(l);
+    drop_all();
+    ASSERT_TRUE(run_until_event(5s));
+    ASSERT_EQ(mon->state(), LinkState::down);
+  }
   size_t sent() const { return factory.last->sent.size(); }
   // The start of the next round: the deadline of the round timer once no probe is in flight.
   TimePoint next_round_start() {
@@ -172,13 +182,7 @@ TEST_F(MonitorTest, RecoveryTakesUpAfterGoodRounds) {
 // those first attempts went into the outage, so the recovered link comes back
 // `up`, not `degraded (loss)` (seen in the lab after an upstream-down/clear).
 TEST_F(MonitorTest, ProbesLostIntoTheOutageDoNotDegradeTheRecoveredLink) {
-  LinkConfig l = default_link();
-  l.quality = QualityConfig{};
-  l.quality->max_loss = 5;
-  bring_up(l);
-  drop_all();
-  ASSERT_TRUE(run_until_event(5s));
-  ASSERT_EQ(mon->state(), LinkState::down);
+  cut_with_loss_threshold();
   TimePoint round = next_round_start();  // its three first attempts are already lost
   TimePoint clear_at = round + 5ms;
   factory.responder = [&](const ProbeTarget&) {
@@ -194,12 +198,7 @@ TEST_F(MonitorTest, ProbesLostIntoTheOutageDoNotDegradeTheRecoveredLink) {
 // But loss after the first passing round is the path's: recovering into a
 // lossy path gives one change, down -> degraded.
 TEST_F(MonitorTest, RecoveringIntoALossyPathComesBackDegraded) {
-  LinkConfig l = default_link();
-  l.quality = QualityConfig{};
-  l.quality->max_loss = 5;
-  bring_up(l);
-  drop_all();
-  ASSERT_TRUE(run_until_event(5s));
+  cut_with_loss_threshold();
   std::mt19937 rng(7);
   std::bernoulli_distribution lose(0.3);
   factory.responder = [&](const ProbeTarget&) {
