@@ -122,24 +122,28 @@ TEST(AutoIds, TablesSkipKernelReservedIds) {
 }
 
 TEST(AutoIds, MarksStayInsideTheMask) {
-  Config c = parse_config("[daemon]\nfwmark_mask = 0x30000\nfwmark_base = 0x10000\n" + link_block("a", "eth1") +
-                              link_block("b", "eth2") + link_block("c", "eth3"),
+  // Mask 0xf0000: sticky bit 0x80000, link bits 0x70000, of which 0x70000
+  // (unreachable) and 0x60000 (blackhole) are last_resort's.
+  Config c = parse_config("[daemon]\nfwmark_mask = 0xf0000\nfwmark_base = 0x10000\n" + link_block("a", "eth1") +
+                              link_block("b", "eth2", "fwmark = 0x20000\n") + link_block("c", "eth3"),
                           "t");
   EXPECT_EQ(c.links.at("a").fwmark, 0x10000u);
   EXPECT_EQ(c.links.at("b").fwmark, 0x20000u);
   EXPECT_EQ(c.links.at("c").fwmark, 0x30000u);
-  for (const auto& [n, l] : c.links) EXPECT_EQ(l.fwmark & ~0x30000u, 0u) << n;
+  for (const auto& [n, l] : c.links) EXPECT_EQ(l.fwmark & ~0x70000u, 0u) << n;
 }
 
 TEST(AutoIds, RunningOutOfMarksIsAnError) {
   try {
-    parse_config("[daemon]\nfwmark_mask = 0x30000\nfwmark_base = 0x10000\n" + link_block("a", "eth1") +
-                     link_block("b", "eth2") + link_block("c", "eth3") + link_block("d", "eth4"),
+    // From base 0x40000 under mask 0xf0000: a 0x40000, b 0x50000; c's 0x60000
+    // and 0x70000 are last_resort's, 0x80000 is the sticky bit.
+    parse_config("[daemon]\nfwmark_mask = 0xf0000\nfwmark_base = 0x40000\n" + link_block("a", "eth1") +
+                     link_block("b", "eth2") + link_block("c", "eth3"),
                  "t");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_EQ(e.line(), 19);  // [links.d]: 3 daemon lines + 3 links of 5 lines
-    EXPECT_EQ(e.message(), "links.d: no free fwmark left inside daemon.fwmark_mask 0x30000 (too many links)");
+    EXPECT_EQ(e.line(), 14);  // [links.c]: 3 daemon lines + 2 links of 5 lines
+    EXPECT_EQ(e.message(), "links.c: no free fwmark left inside daemon.fwmark_mask 0xf0000 (too many links)");
   }
 }
 

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/marks.h"
 #include "common/units.h"
 #include "config/schema.h"
 
@@ -294,6 +295,7 @@ class Loader {
       d.fwmark_mask = static_cast<uint32_t>(get_int(*n, w("fwmark_mask"), 1, 0xffffffffLL));
       uint32_t m = d.fwmark_mask, low = m & (~m + 1);
       if (((m + low) & m) != 0) fail(*n, w("fwmark_mask"), hex(m) + " is not one contiguous run of bits");
+      if (auto layout = MarkLayout::from_mask(m); !layout) fail(*n, w("fwmark_mask"), layout.error().message);
     }
     if (auto* n = t.get("fwmark_base")) {
       d.fwmark_base = static_cast<uint32_t>(get_int(*n, w("fwmark_base"), 1, 0xffffffffLL));
@@ -536,6 +538,8 @@ class Loader {
   // free for other software (firewalls, VPN clients).
   void assign_fwmarks(Config& c) {
     const uint32_t mask = c.daemon.fwmark_mask, step = mask & (~mask + 1);
+    // The mask was checked when [daemon] was read.
+    const MarkLayout layout = *MarkLayout::from_mask(mask);
     std::map<uint32_t, std::string> used;
     for (const auto& name : c.link_order) {
       const LinkConfig& l = c.links.at(name);
@@ -544,6 +548,8 @@ class Loader {
       if ((l.fwmark & ~mask) != 0) {
         fail(n, "links." + name + ".fwmark", hex(l.fwmark) + " is outside daemon.fwmark_mask " + hex(mask));
       }
+      // The sticky bit and the last-resort marks are uplinkd's own (common/marks.h).
+      if (auto why = layout.check_link_mark(l.fwmark)) fail(n, "links." + name + ".fwmark", hex(l.fwmark) + " " + *why);
       if (auto [it, fresh] = used.emplace(l.fwmark, name); !fresh) {
         fail(n, "links." + name + ".fwmark", "fwmark " + hex(l.fwmark) + " is already used by link '" + it->second + "'");
       }
@@ -552,8 +558,12 @@ class Loader {
       LinkConfig& l = c.links.at(c.link_order[i]);
       if (l.fwmark != 0) continue;
       uint64_t mark = uint64_t{c.daemon.fwmark_base} + uint64_t{step} * i;
-      while (mark <= 0xffffffffULL && used.count(static_cast<uint32_t>(mark))) mark += step;
-      if (mark > 0xffffffffULL || (static_cast<uint32_t>(mark) & ~mask) != 0) {
+      auto taken = [&](uint64_t m) {
+        auto v = static_cast<uint32_t>(m);
+        return used.count(v) || v == layout.unreachable || v == layout.blackhole;
+      };
+      while (mark <= 0xffffffffULL && taken(mark)) mark += step;
+      if (mark > 0xffffffffULL || layout.check_link_mark(static_cast<uint32_t>(mark))) {
         fail(link_nodes_.at(l.name)->source(),
              "links." + l.name + ": no free fwmark left inside daemon.fwmark_mask " + hex(mask) + " (too many links)");
       }

@@ -200,6 +200,14 @@ const BadCase kBadCases[] = {
      "links.wan1.fwmark: 0x10001 is outside daemon.fwmark_mask 0xff00"},
     {"fwmark_mask_not_contiguous", "[daemon]\nfwmark_mask = 0xf0f0\n", 2, 15,
      "daemon.fwmark_mask: 0xf0f0 is not one contiguous run of bits"},
+    {"fwmark_mask_too_narrow", "[daemon]\nfwmark_mask = 0x300\nfwmark_base = 0x100\n", 2, 15,
+     "daemon.fwmark_mask: daemon.fwmark_mask 0x300 needs at least 3 bits (sticky bit + link marks)"},
+    {"fwmark_is_the_sticky_bit",
+     "[links.wan1]\ninterface = \"eth1\"\nfwmark = 0x8000\n[links.wan1.probe]\ntargets = [\"203.0.113.1\"]\n", 3, 10,
+     "links.wan1.fwmark: 0x8000 has bits outside the link bits 0x7f00 of daemon.fwmark_mask"},
+    {"fwmark_reserved_for_last_resort",
+     "[links.wan1]\ninterface = \"eth1\"\nfwmark = 0x7e00\n[links.wan1.probe]\ntargets = [\"203.0.113.1\"]\n", 3, 10,
+     "links.wan1.fwmark: 0x7e00 is reserved for last_resort (0x7f00, 0x7e00)"},
 
     // ---- missing things ----
     {"link_without_probe", "[links.wan1]\ninterface = \"eth1\"\n", 1, 1,

@@ -31,7 +31,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "net/kernel_state.h"
-#include "net/marks.h"
+#include "common/marks.h"
 #include "policy/decision.h"
 
 namespace uplink {

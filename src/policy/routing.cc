@@ -5,7 +5,7 @@
 
 #include "common/log.h"
 #include "net/facts.h"
-#include "net/marks.h"
+#include "common/marks.h"
 
 namespace uplink {
 
