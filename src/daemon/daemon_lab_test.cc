@@ -60,6 +60,22 @@ TEST_F(DaemonLab, FailoverRecoveryAndCleanShutdown) {
   EXPECT_EQ(kernel_snapshot(), programmed);
   EXPECT_TRUE(all_up());
 
+  // A firewall reload (one transaction: flush the whole ruleset, load its own
+  // tables, here the lab's NAT): uplinkd's table is back at once (nftables
+  // commit events), not at the 30 s safety-net check.
+  auto our_table = [&] { return exec("router", {"nft", "-t", "list", "table", "inet", "uplinkd"}); };
+  const std::string table = our_table().out;
+  ASSERT_FALSE(table.empty());
+  ASSERT_TRUE(exec("router", {"sh", "-c", "lab=$(nft list table ip lab) && printf 'flush ruleset\\n%s\\n' \"$lab\" | nft -f -"})
+                  .ok());
+  auto reloaded = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return our_table().out == table; }, 1s, "table inet uplinkd restored", 10ms));
+  std::printf("firewall reload -> table inet uplinkd back: %lld ms (polled every 10 ms)\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - reloaded)
+                                         .count()));
+  EXPECT_TRUE(lan_reaches_core());
+
   // wan1's ISP loses the Internet (carrier up): probes take it down, tier 1 keeps wan2.
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(fault("eth1", {"upstream-down"}));

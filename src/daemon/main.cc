@@ -27,6 +27,7 @@
 #include "net/libnftables.h"
 #include "net/libnl_monitor.h"
 #include "net/libnl_netlink.h"
+#include "net/nft_monitor.h"
 #include "policy/hooks.h"
 #include "probe/prober_factory.h"
 
@@ -112,12 +113,13 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
     return 1;
   }
   LibnlMonitor netlink_events(io);
+  LibmnlNftMonitor nft_events(io);
   // hooks_dir and hook_timeout are read once: a reload that changes them takes effect at the next start.
   ProcessHookRunner hooks(io, time, config.daemon.hooks_dir, config.daemon.hook_timeout);
   probe::RealProberFactory probers(io);
 
   Daemon daemon(time, std::move(config), log_level);
-  RoutingModule routing(time, RoutingKernel{**netlink, netlink_events, **nft, **conntrack, hooks}, daemon);
+  RoutingModule routing(time, RoutingKernel{**netlink, netlink_events, **nft, **conntrack, hooks, &nft_events}, daemon);
   MonitorModule monitor(time, probers, daemon,
                         [&nl = **netlink](const std::string& ifname) { return read_interface_status(nl, ifname); });
   connect_modules(monitor, routing);

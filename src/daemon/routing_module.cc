@@ -65,6 +65,14 @@ Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/
       return make_error("cannot start routing: " + ok.error().message + "; nothing was programmed");
     }
     routing_ = std::move(r);
+    if (kernel_.nft_monitor) {
+      auto watching = kernel_.nft_monitor->start([this] {
+        if (!routing_ || stopped_) return;
+        logger()->info("table inet uplinkd changed by another process: repairing");
+        routing_->repair_soon();
+      });
+      if (!watching) logger()->warn("{}", watching.error().message);
+    }
     logger()->info("routing started: {} links, {} policies, {} rules", next.links.size(), next.policies.size(),
                    next.rules.size());
   } else if (auto ok = routing_->apply_config(next); !ok) {
@@ -79,6 +87,7 @@ Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/
 void RoutingModule::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (kernel_.nft_monitor) kernel_.nft_monitor->stop();  // before our own removal of the table
   if (!routing_) return;
   if (auto ok = routing_->stop(); !ok) {
     logger()->error("routing stop: {}; what is left carries protocol 85 / table inet uplinkd and is adopted or "

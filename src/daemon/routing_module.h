@@ -36,6 +36,7 @@
 #include "daemon/module.h"
 #include "net/conntrack.h"
 #include "net/netlink.h"
+#include "net/nft_monitor.h"
 #include "net/nftables.h"
 #include "policy/hooks.h"
 #include "policy/policy_engine.h"
@@ -50,6 +51,8 @@ struct RoutingKernel {
   Nftables& nft;
   Conntrack& conntrack;
   HookRunner& hooks;
+  // Edits of our nft table by others, noticed at once (else: the 30 s check).
+  NftChangeMonitor* nft_monitor = nullptr;
 };
 
 // Hard signals for the interfaces of configured links.

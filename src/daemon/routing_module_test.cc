@@ -36,7 +36,7 @@ struct FakeKernel {
     nl.addresses = {{11, ifaddr("198.18.1.2", 24)}, {12, ifaddr("198.18.2.2", 24)}, {13, ifaddr("198.18.3.2", 24)}};
     nl.routes = {{{AF_INET, 254, {{AF_INET}, 0}, address("198.18.2.1"), 12}, 4}};  // DHCP's default on eth2
   }
-  RoutingKernel handles() { return RoutingKernel{nl, monitor, nft, ct, hooks}; }
+  RoutingKernel handles() { return RoutingKernel{nl, monitor, nft, ct, hooks, &nft_monitor}; }
   bool chain_has(const std::string& chain, const std::string& text) const {
     if (!nft.table) return false;
     auto pos = nft.table->find("\tchain " + chain + " {\n");
@@ -54,6 +54,7 @@ struct FakeKernel {
   FakeNetlink nl;
   FakeNetlinkMonitor monitor;
   FakeNftables nft;
+  FakeNftChangeMonitor nft_monitor;
   FakeConntrack ct;
   RecordingHooks hooks;
 };
@@ -252,6 +253,22 @@ TEST_F(RoutingModuleTest, ANewPolicyIsReportedByTheApply) {
   c.policy_order.push_back("backup");
   ASSERT_TRUE(apply(c).ok());
   EXPECT_EQ(sink.policies["backup"], Strings{"wan2"});
+}
+
+// `nft flush ruleset` by a firewall reload: repaired after the debounce, not
+// at the 30 s verification.
+TEST_F(RoutingModuleTest, OurTableChangedByAnotherProcessIsRepairedAtOnce) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  ASSERT_TRUE(k.nft_monitor.handler) << "watching nftables once routing runs";
+  time.advance(1s);
+  std::string ours = *k.nft.table;
+  k.nft.table.reset();  // the flush
+  k.nft_monitor.emit();
+  time.advance(100ms);
+  ASSERT_TRUE(k.nft.table.has_value());
+  EXPECT_EQ(*k.nft.table, ours);
+  routing.stop();
+  EXPECT_FALSE(k.nft_monitor.handler) << "stops watching before removing the table itself";
 }
 
 TEST_F(RoutingModuleTest, StopRemovesEverythingItAdded) {

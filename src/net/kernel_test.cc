@@ -27,6 +27,7 @@
 #include "net/libnftables.h"
 #include "net/libnl_monitor.h"
 #include "net/libnl_netlink.h"
+#include "net/nft_monitor.h"
 #include "net/programmer.h"
 #include "net/testing/sample_config.h"
 
@@ -219,6 +220,47 @@ TEST_F(KernelTest, ReappliesAfterExternalRuleDeleteSeenByTheMonitor) {
   EXPECT_GT(rule_events, 0);
   time.advance(std::chrono::milliseconds(60));  // debounce
   EXPECT_EQ(sh("ip rule; ip -6 rule; ip route show table all"), with);
+  monitor.stop();
+  ASSERT_TRUE(prog->remove_all().ok());
+  EXPECT_EQ(kernel_snapshot(), before);
+}
+
+// A firewall reload (`nft flush ruleset`) or an administrator's edit of our
+// table is seen at once; our own transactions and others' tables are not.
+TEST_F(KernelTest, NftMonitorSeesOthersEditsOfOurTableAndRepairs) {
+  auto ks = desired(primary);
+  ASSERT_TRUE(prog->apply(ks).ok());  // our own transactions, before and after start()
+  std::string ours = sh("nft list table inet uplinkd");
+  boost::asio::io_context io;
+  LibmnlNftMonitor monitor(io);
+  int reports = 0;
+  ASSERT_TRUE(monitor.start([&] {
+                 ++reports;
+                 prog->schedule_sync();
+               }).ok());
+  // The events are queued before the committing process gets its ack, so
+  // polling right after the command sees them.
+  auto settle = [&] {
+    io.restart();
+    io.poll();
+  };
+  ASSERT_TRUE(prog->sync().ok());
+  ASSERT_TRUE(nft->run("flush chain inet uplinkd policy_default").ok());  // this process: ours
+  ASSERT_TRUE(prog->sync().ok());
+  settle();
+  EXPECT_EQ(reports, 0) << "uplinkd's own transactions";
+  sh("nft add table inet other && nft add table ip uplinkd && nft delete table ip uplinkd");
+  settle();
+  EXPECT_EQ(reports, 0) << "other tables, and table ip uplinkd";
+  sh("nft flush ruleset");
+  settle();
+  EXPECT_EQ(reports, 1);
+  time.advance(std::chrono::milliseconds(60));  // debounce
+  EXPECT_EQ(sh("nft list table inet uplinkd"), ours);
+  sh("nft delete rule inet uplinkd policy_default handle $(nft -a list chain inet uplinkd policy_default | "
+     "grep -o 'handle [0-9]*' | tail -1 | cut -d' ' -f2)");
+  settle();
+  EXPECT_EQ(reports, 2);
   monitor.stop();
   ASSERT_TRUE(prog->remove_all().ok());
   EXPECT_EQ(kernel_snapshot(), before);

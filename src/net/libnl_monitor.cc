@@ -33,29 +33,16 @@ Result<void> LibnlMonitor::start(Handler handler) {
     stop();
     return make_error("netlink monitor: cannot subscribe to rtnetlink groups: " + msg + "; kernel changes will be noticed only by the periodic check");
   }
-  fd_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, nl_socket_get_fd(sock_));
-  wait();
+  watch_.start(nl_socket_get_fd(sock_), [this] { drain(); });
   return {};
 }
 
 void LibnlMonitor::stop() {
-  if (fd_) {
-    fd_->cancel();
-    fd_->release();  // the nl_sock owns the fd
-    fd_.reset();
-  }
+  watch_.stop();
   if (sock_) {
     nl_socket_free(sock_);
     sock_ = nullptr;
   }
-}
-
-void LibnlMonitor::wait() {
-  fd_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled by stop()
-    drain();
-    if (fd_) wait();
-  });
 }
 
 void LibnlMonitor::drain() {

@@ -1,13 +1,13 @@
 #pragma once
 // NetlinkMonitor on a libnl socket joined to the rtnetlink groups, read
-// non-blocking from the io_context through a posix::stream_descriptor.
+// non-blocking from the io_context (FdWatch).
 // Overflow (ENOBUFS: we missed events) is reported as a route event plus a
 // link event with ifindex 0, so the consumer re-reads everything.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <map>
-#include <memory>
+#include <string>
 
+#include "net/fd_watch.h"
 #include "net/netlink.h"
 
 struct nl_sock;
@@ -17,19 +17,17 @@ namespace uplink {
 
 class LibnlMonitor final : public NetlinkMonitor {
  public:
-  explicit LibnlMonitor(boost::asio::io_context& io) : io_(io) {}
+  explicit LibnlMonitor(boost::asio::io_context& io) : watch_(io) {}
   ~LibnlMonitor() override;
   Result<void> start(Handler handler) override;
   void stop() override;
 
  private:
-  void wait();
   void drain();
   static int on_message(nl_msg* msg, void* self);
 
-  boost::asio::io_context& io_;
   nl_sock* sock_ = nullptr;
-  std::unique_ptr<boost::asio::posix::stream_descriptor> fd_;
+  FdWatch watch_;
   Handler handler_;
   std::map<int, std::string> names_;  // ifindex -> name, for address events of known links
 };

@@ -13,9 +13,9 @@
 //                   and rules with rtm_protocol kOwnedProtocol, the nft table)
 //                   and repair it. On start (adopts what a crashed predecessor
 //                   left, removes the rest), after netlink says someone touched
-//                   routes or rules (debounced), periodically (nft has no
-//                   event here), and as the retry after a failure, with
-//                   exponential backoff.
+//                   routes or rules or NftChangeMonitor says someone touched
+//                   our table (debounced), periodically as a safety net, and
+//                   as the retry after a failure, with exponential backoff.
 //   remove_all()    on stop: delete every route, rule and the nft table we own.
 #include <memory>
 #include <optional>
@@ -34,7 +34,7 @@ struct ProgrammerTuning {
   Duration debounce = std::chrono::milliseconds(50);     // after a netlink event, before sync
   Duration retry_min = std::chrono::milliseconds(100);   // first retry after a failure
   Duration retry_max = std::chrono::seconds(30);
-  Duration verify_every = std::chrono::seconds(30);      // periodic sync (catches nft edits)
+  Duration verify_every = std::chrono::seconds(30);      // periodic sync (a safety net: events can be lost)
 };
 
 class Programmer {
@@ -47,7 +47,7 @@ class Programmer {
   Result<void> apply(const KernelState& desired);
   // Reads the kernel back and repairs. Also re-arms the periodic verification.
   Result<void> sync();
-  // Someone changed routes/rules: sync after the debounce delay.
+  // Someone changed routes/rules or our nft table: sync after the debounce delay.
   void schedule_sync();
   // Deletes everything we own (read back from the kernel, so also what a
   // predecessor left) and stops all timers.

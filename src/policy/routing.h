@@ -58,6 +58,9 @@ class Routing {
   void on_link_state(const std::string& link, LinkState state, const LinkQuality& quality,
                      const std::string& reason = "");
 
+  // Someone else changed our nft table: read back and repair (debounced).
+  void repair_soon() { programmer_.schedule_sync(); }
+
   // [{"name","mode","active":[...],"last_resort_active":bool}] in file order.
   nlohmann::json status_json() const;
   const Decisions& decisions() const { return engine_.decisions(); }

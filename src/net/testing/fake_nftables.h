@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "net/kernel_state.h"
+#include "net/nft_monitor.h"
 #include "net/nftables.h"
 
 namespace uplink {
@@ -91,6 +92,24 @@ class FakeNftables final : public Nftables {
     else text.insert(end, "\t\t" + *rule + "\n");
     return true;
   }
+};
+
+}  // namespace uplink
+
+namespace uplink {
+
+// Tells its handler "someone else changed the table" when the test says so.
+class FakeNftChangeMonitor final : public NftChangeMonitor {
+ public:
+  Result<void> start(Handler h) override {
+    handler = std::move(h);
+    return {};
+  }
+  void stop() override { handler = nullptr; }
+  void emit() {
+    if (handler) handler();
+  }
+  Handler handler;
 };
 
 }  // namespace uplink
