@@ -176,8 +176,9 @@ TEST_F(RoutingModuleTest, ReasonForAQualitySwitchAfterTheHoldTime) {
   c.policies["fast"] = q;
   c.policy_order.push_back("fast");
   ASSERT_TRUE(apply(c).ok());
-  routing.on_link_state("wan1", LinkState::up, {80.0, 1.0, 0.0}, "probes_ok");
-  routing.on_link_state("wan2", LinkState::up, {20.0, 1.0, 0.0}, "probes_ok");  // better, must hold its margin
+  routing.on_link_state("wan1", LinkState::up, {20.0, 1.0, 0.0}, "probes_ok");
+  routing.on_link_state("wan2", LinkState::up, {80.0, 1.0, 0.0}, "probes_ok");
+  routing.on_link_state("wan2", LinkState::up, {5.0, 1.0, 0.0}, "probes_ok");  // now better: must hold its margin
   auto fast = [&] {  // "wan1 (wan1 up)": the new active link and the reason
     Strings out;
     for (size_t i = 0; i < changes.size(); ++i)

@@ -114,14 +114,25 @@ PolicyDecision PolicyEngine::decide_quality(const PolicyConfig& policy,
   for (const auto* m : candidates)
     if (q.current && m->link == *q.current) current = m;
 
+  // Members still `unknown` (start-up, just added or enabled) have not been
+  // measured: a choice made before they decide is provisional.
+  bool undecided = std::any_of(policy.members.begin(), policy.members.end(),
+                               [&](const PolicyMember& m) { return link_state(m.link) == LinkState::unknown; });
   if (!current) {
     // First choice, or the current member stopped being a candidate: move at once.
     q.current = best->link;
     q.challenger.reset();
+    q.provisional = undecided;
   } else if (best != current) {
     double cur = score(current->link), chal = score(best->link);
     bool clear = cur - chal >= std::max(cur * tuning_.margin_ratio, tuning_.margin_ms);
     if (!clear) {
+      q.challenger.reset();
+    } else if (q.provisional) {
+      // The first member up was picked before the others were measured: a
+      // clearly better one replaces it without the hold (seconds after start,
+      // before many flows depend on the first pick).
+      q.current = best->link;
       q.challenger.reset();
     } else if (q.challenger != best->link) {
       q.challenger = best->link;
@@ -133,6 +144,7 @@ PolicyDecision PolicyEngine::decide_quality(const PolicyConfig& policy,
   } else {
     q.challenger.reset();
   }
+  if (!undecided) q.provisional = false;  // every member measured: from now on margin + hold
   PolicyDecision d;
   for (const auto* m : candidates)
     if (m->link == *q.current) d.active.push_back({m->link, std::max(m->weight, 1)});

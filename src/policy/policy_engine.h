@@ -13,7 +13,8 @@
 //   quality:  the one with the best score (latency_ms + loss_penalty_ms per %
 //             loss); it changes only when another is better by a clear margin
 //             for a hold time, or at once when the current one stops being a
-//             candidate.
+//             candidate, or when it was picked while other members were
+//             still unknown (start-up: the first member up is provisional).
 // No candidate: the policy's last resort (decision with no active member).
 #include <functional>
 #include <map>
@@ -71,6 +72,7 @@ class PolicyEngine {
     std::optional<std::string> current;
     std::optional<std::string> challenger;  // better by the margin since challenger_since
     TimePoint challenger_since{};
+    bool provisional = false;  // chosen while some member was still unknown
   };
 
   void recompute();

@@ -128,6 +128,23 @@ TEST_F(EngineTest, QualitySwitchesOnceWhenLatenciesCross) {
   EXPECT_EQ(switches, 1);
 }
 
+// Start-up: a comes up first and carries the policy; b, measured a moment
+// later and clearly better, takes over at once instead of after the hold.
+// Once every member has been measured, margin + hold apply again.
+TEST_F(EngineTest, QualityFirstPickBeforeEveryMemberIsMeasuredIsProvisional) {
+  engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}, {"c", 1, 1}}));
+  engine.update_link("a", LinkState::up, q(80));
+  EXPECT_EQ(active(engine)[0].link, "a");
+  engine.update_link("b", LinkState::up, q(20));
+  EXPECT_EQ(active(engine)[0].link, "b");  // c still unknown: no hold
+  engine.update_link("c", LinkState::down, q(0));
+  engine.update_link("a", LinkState::up, q(5));  // now better, but all are measured
+  EXPECT_EQ(active(engine)[0].link, "b");
+  time.advance(5s);
+  engine.update_link("a", LinkState::up, q(5));
+  EXPECT_EQ(active(engine)[0].link, "a");
+}
+
 TEST_F(EngineTest, QualityLeavesAtOnceWhenTheCurrentGoesDown) {
   engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}}));
   engine.update_link("a", LinkState::up, q(20));
@@ -143,11 +160,13 @@ TEST_F(EngineTest, QualityLeavesAtOnceWhenTheCurrentGoesDown) {
 
 TEST_F(EngineTest, QualityCountsLoss) {
   engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}}));
-  engine.update_link("a", LinkState::up, q(20, 5));  // 20 + 5 * 10 = 70
   engine.update_link("b", LinkState::up, q(40));
-  EXPECT_EQ(active(engine)[0].link, "a");  // the first choice stands until the hold time passes
+  engine.update_link("a", LinkState::up, q(20, 5));  // 20 + 5 * 10 = 70
+  EXPECT_EQ(active(engine)[0].link, "b");  // not a, whose latency alone is lower
+  engine.update_link("a", LinkState::up, q(20));
+  EXPECT_EQ(active(engine)[0].link, "b");  // without loss a is better: margin + hold
   time.advance(5s);
-  EXPECT_EQ(active(engine)[0].link, "b");
+  EXPECT_EQ(active(engine)[0].link, "a");
 }
 
 TEST_F(EngineTest, ReloadKeepsLinkStates) {
