@@ -70,6 +70,12 @@ class MonitorTest : public ::testing::Test {
     ASSERT_TRUE(run_until_event(5s));
     ASSERT_EQ(mon->state(), LinkState::down);
   }
+  // Each probe lost with probability p (seeded: a failure reproduces), else a 10 ms reply.
+  void lose_randomly(double p, uint32_t seed) {
+    factory.responder = [rng = std::mt19937(seed), lose = std::bernoulli_distribution(p)](const ProbeTarget&) mutable {
+      return lose(rng) ? std::optional<Duration>() : std::optional(Duration(10ms));
+    };
+  }
   size_t sent() const { return factory.last->sent.size(); }
   // The start of the next round: the deadline of the round timer once no probe is in flight.
   TimePoint next_round_start() {
@@ -199,11 +205,7 @@ TEST_F(MonitorTest, ProbesLostIntoTheOutageDoNotDegradeTheRecoveredLink) {
 // lossy path gives one change, down -> degraded.
 TEST_F(MonitorTest, RecoveringIntoALossyPathComesBackDegraded) {
   cut_with_loss_threshold();
-  std::mt19937 rng(7);
-  std::bernoulli_distribution lose(0.3);
-  factory.responder = [&](const ProbeTarget&) {
-    return lose(rng) ? std::optional<Duration>() : std::optional(Duration(10ms));
-  };
+  lose_randomly(0.3, 7);
   size_t before = events.size();
   time.advance(60s);
   ASSERT_GT(events.size(), before);
@@ -216,11 +218,7 @@ TEST_F(MonitorTest, RandomLossOfThirtyPercentGivesExactlyOneChangeInTenMinutes) 
   l.quality = QualityConfig{};
   l.quality->max_loss = 5;
   bring_up(l);
-  std::mt19937 rng(7);
-  std::bernoulli_distribution lose(0.3);
-  factory.responder = [&](const ProbeTarget&) {
-    return lose(rng) ? std::optional<Duration>() : std::optional(Duration(10ms));
-  };
+  lose_randomly(0.3, 7);
   TimePoint onset = time.now();
   auto at = run_until_event(10s);
   ASSERT_TRUE(at);
@@ -323,11 +321,7 @@ TEST_F(MonitorTest, MeteredLinkWatchesLossWithABoundedNumberOfFastRoundsPerMinut
   LinkConfig l = default_link();
   l.metered = true;
   bring_up(l);
-  std::mt19937 rng(5);
-  std::bernoulli_distribution lose(0.1);  // light loss, below any threshold: watching never ends
-  factory.responder = [&](const ProbeTarget&) {
-    return lose(rng) ? std::optional<Duration>() : std::optional(Duration(10ms));
-  };
+  lose_randomly(0.1, 5);  // light loss, below any threshold: watching never ends
   size_t before = sent();
   time.advance(10min);
   // Steady: 1 probe/s (light rounds); watch rounds at most 12/min x 3 probes;
@@ -363,11 +357,7 @@ TEST_F(MonitorTest, LateRepliesStayOutOfTheLatencyAndGrowTheTimeoutBounded) {
 
 TEST_F(MonitorTest, RandomLossWithoutQualityThresholdsNeverTakesTheLinkDown) {
   bring_up();
-  std::mt19937 rng(11);
-  std::bernoulli_distribution lose(0.3);
-  factory.responder = [&](const ProbeTarget&) {
-    return lose(rng) ? std::optional<Duration>() : std::optional(Duration(10ms));
-  };
+  lose_randomly(0.3, 11);
   time.advance(10min);
   EXPECT_EQ(events.size(), 1u);
   EXPECT_EQ(mon->state(), LinkState::up);
