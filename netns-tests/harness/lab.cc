@@ -1,5 +1,8 @@
 #include "harness/lab.h"
 
+#include <cstdio>
+#include <ctime>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -206,6 +209,20 @@ Result<void> Lab::unpin_line(const std::string& line) {
   (void)exec("router", {"ip", "route", "flush", "table", table}, std::chrono::seconds(5));
   (void)exec("router", {"ip", "-6", "route", "flush", "table", table}, std::chrono::seconds(5));
   return {};
+}
+
+std::optional<int64_t> parse_wall_ms(const std::string& iso) {
+  std::tm tm{};
+  int ms = 0;
+  // format_wall_time(): "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", UTC.
+  if (std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  time_t secs = timegm(&tm);
+  if (secs == static_cast<time_t>(-1)) return std::nullopt;
+  return static_cast<int64_t>(secs) * 1000 + ms;
 }
 
 }  // namespace uplink::lab

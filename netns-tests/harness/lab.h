@@ -3,6 +3,8 @@
 // inject faults, and always tear it down (destructor, SIGINT/SIGTERM, atexit).
 // Thin over the uplink-lab script so tests and the shell see the same lab.
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +19,10 @@ std::string bin_dir();         // <build>/bin: uplink-lab, linkemu, udp-* tools
 std::string uplinkd_path();    // <build>/bin/uplinkd (may not exist yet)
 std::string uplinkctl_path();  // <build>/bin/uplinkctl
 std::string source_dir();      // the checkout (config/lab.toml lives there)
+
+// A timestamp of uplinkd's events ("ts", format_wall_time(): "2026-11-26T10:00:00.123Z",
+// UTC) -> ms since the epoch; nullopt if malformed.
+std::optional<int64_t> parse_wall_ms(const std::string& iso);
 
 // "t" + 5 random [a-z0-9]: short enough for interface-free namespace names, unique per run.
 std::string random_prefix();

@@ -1,8 +1,13 @@
 #pragma once
-// Shared by the small lab tools: numeric IPv4/IPv6 address parsing and printing.
+// Shared by the small lab tools: numeric IPv4/IPv6 address parsing and
+// printing, a dual-stack UDP socket, and the signals that ask for a report.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <cstdint>
 #include <cstring>
@@ -65,6 +70,24 @@ inline int bind_udp_any(uint16_t port) {
   a.sin6_addr = in6addr_any;
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) return -1;
   return fd;
+}
+
+// SIGUSR1 (report), SIGINT and SIGTERM (report and exit) blocked and read
+// through a signalfd, so a poll() loop sees them next to its sockets.
+inline int report_signal_fd() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+// The signal read from a report_signal_fd(): 0 if none.
+inline int read_signal(int sfd) {
+  signalfd_siginfo si;
+  return read(sfd, &si, sizeof(si)) == sizeof(si) ? static_cast<int>(si.ssi_signo) : 0;
 }
 
 }  // namespace uplink::labtools

@@ -5,7 +5,6 @@
 // carried a flow (the ISPs do not NAT, so the source names the line).
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,13 +46,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--port") port = static_cast<uint16_t>(std::atoi(argv[i + 1]));
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  int sfd = report_signal_fd();
   int fd = bind_udp_any(port);
   if (fd < 0 || sfd < 0) {
     std::fprintf(stderr, "udp-sink: cannot bind port %u: %s\n", port, std::strerror(errno));
@@ -65,10 +58,9 @@ int main(int argc, char** argv) {
   for (;;) {
     if (poll(fds, 2, -1) < 0 && errno != EINTR) return 1;
     if (fds[1].revents & POLLIN) {
-      signalfd_siginfo si;
-      if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+      if (int sig = read_signal(sfd)) {
         dump(port, sources);
-        if (si.ssi_signo != SIGUSR1) return 0;
+        if (sig != SIGUSR1) return 0;
       }
     }
     if (!(fds[0].revents & POLLIN)) continue;

@@ -14,12 +14,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::address;
+using testing::ifaddr;
 using testing::probed_config;
 using testing::RecordingSink;
 using testing::ScriptedProbers;
 
-// An interface address keeps its host bits (IpPrefix::parse would reject them).
-IpPrefix ifaddr(const char* a, int len) { return IpPrefix{address(a), len}; }
 
 struct Observed {
   std::string link;

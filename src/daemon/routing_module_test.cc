@@ -17,10 +17,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::address;
+using testing::ifaddr;
 using testing::probed_config;
 using testing::RecordingSink;
 using testing::ScriptedProbers;
-IpPrefix ifaddr(const char* a, int len) { return IpPrefix{address(a), len}; }
 using Strings = std::vector<std::string>;
 
 class RecordingHooks final : public HookRunner {

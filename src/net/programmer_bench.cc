@@ -15,6 +15,7 @@
 #include <cstdlib>
 
 #include "common/log.h"
+#include "common/percentile.h"
 #include "net/conntrack.h"
 #include "net/desired_state.h"
 #include "net/facts.h"
@@ -30,10 +31,9 @@ namespace {
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-void report(const char* what, std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto pct = [&](double p) { return v[std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5))]; };
-  printf("%-52s n=%zu  p50=%.3f ms  p95=%.3f ms  max=%.3f ms\n", what, v.size(), pct(0.5), pct(0.95), v.back());
+void report(const char* what, const std::vector<double>& v) {
+  printf("%-52s n=%zu  p50=%.3f ms  p95=%.3f ms  max=%.3f ms\n", what, v.size(), percentile(v, 0.5),
+         percentile(v, 0.95), percentile(v, 1));
 }
 
 // 10.x.y.z:port -> 10.255.0.1:53 UDP entries with the given marks.

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/percentile.h"
 #include "common/units.h"
 #include "harness/lab.h"
 #include "harness/lab_test.h"
@@ -145,17 +146,12 @@ std::vector<std::string> names(const std::vector<LinkSpec>& links) {
   return v;
 }
 
-double pct(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
-}
-
 void report(const std::string& what, const std::vector<double>& v, int trials) {
   if (v.empty()) {
     std::printf("  %-58s no successful trial of %d\n", what.c_str(), trials);
   } else {
-    std::printf("  %-58s p50 %6.0f ms  p95 %6.0f ms  min %6.0f  max %6.0f  (%zu/%d)\n", what.c_str(), pct(v, 0.5),
-                pct(v, 0.95), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
+    std::printf("  %-58s p50 %6.0f ms  p95 %6.0f ms  min %6.0f  max %6.0f  (%zu/%d)\n", what.c_str(), uplink::percentile(v, 0.5),
+                uplink::percentile(v, 0.95), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
                 v.size(), trials);
   }
   std::fflush(stdout);

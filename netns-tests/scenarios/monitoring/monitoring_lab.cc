@@ -77,20 +77,6 @@ int64_t now_ms() {
       .count();
 }
 
-std::optional<int64_t> parse_wall_ms(const std::string& iso) {
-  std::tm tm{};
-  int ms = 0;
-  // format_wall_time(): "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", UTC.
-  if (std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  time_t secs = timegm(&tm);
-  if (secs == static_cast<time_t>(-1)) return std::nullopt;
-  return static_cast<int64_t>(secs) * 1000 + ms;
-}
-
 std::string Event::text() const { return link + " " + from + "->" + to + " (" + reason + ")"; }
 
 std::string describe(const std::vector<Event>& events) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/lab.h"
 #include "harness/process.h"
 
 namespace uplink::lab::monitoring {
@@ -54,8 +55,6 @@ std::string config_toml(const std::vector<LinkSpec>& links, const std::string& l
 
 // Wall clock in ms since the epoch (the same clock uplinkd stamps events with).
 int64_t now_ms();
-// "2026-11-26T10:00:00.123Z" -> ms since the epoch; nullopt if malformed.
-std::optional<int64_t> parse_wall_ms(const std::string& iso);
 
 struct Event {
   int64_t ts_ms = 0;

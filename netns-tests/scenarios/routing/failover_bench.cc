@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/percentile.h"
 #include "routing_lab.h"
 
 using namespace uplink::lab;
@@ -37,21 +38,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kPolicy = R"(
-[policies.default]
-mode    = "failover"
-members = [ { link = "wan1", tier = 1 }, { link = "wan2", tier = 2 } ]
-last_resort = "unreachable"
-
-[[rules]]
-name   = "lan"
-source = "192.168.50.0/24"
-policy = "default"
-
-[[rules]]
-name   = "all"
-policy = "default"
-)";
+const std::string kPolicy = failover_tiers({"wan1", "wan2"});
 
 struct Trial {
   double gap_ms = 0, detection_ms = 0, lost = 0;
@@ -61,10 +48,8 @@ struct Stats {
   double p50, p95, max;
 };
 
-Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * double(v.size() - 1) + 0.5))]; };
-  return {at(0.5), at(0.95), v.back()};
+Stats stats(const std::vector<double>& v) {
+  return {uplink::percentile(v, 0.5), uplink::percentile(v, 0.95), uplink::percentile(v, 1)};
 }
 
 void print_row(const char* what, const std::vector<double>& v, const char* unit) {

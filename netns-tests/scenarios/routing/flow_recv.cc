@@ -11,7 +11,6 @@
 // they compare with uplinkd's event timestamps.
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,13 +91,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--port") port = static_cast<uint16_t>(std::atoi(argv[i + 1]));
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  int sfd = report_signal_fd();
   int fd = bind_udp_any(port);
   int one = 1;
   if (fd < 0 || sfd < 0 || setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
@@ -144,10 +137,9 @@ int main(int argc, char** argv) {
       }
     }
     if (fds[1].revents & POLLIN) {
-      signalfd_siginfo si;
-      if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+      if (int sig = read_signal(sfd)) {
         dump(port, totals);
-        if (si.ssi_signo != SIGUSR1) return 0;
+        if (sig != SIGUSR1) return 0;
       }
     }
   }

@@ -45,6 +45,16 @@ size_t count_json_lines(const std::string& text) {
 
 }  // namespace
 
+std::string failover_tiers(const std::vector<std::string>& links) {
+  std::string members;
+  for (size_t i = 0; i < links.size(); ++i)
+    members += "  { link = \"" + links[i] + "\", tier = " + std::to_string(i + 1) + " },\n";
+  return "[policies.default]\nmode    = \"failover\"\nmembers = [\n" + members +
+         "]\nlast_resort = \"unreachable\"\n\n"
+         "[[rules]]\nname   = \"lan\"\nsource = \"192.168.50.0/24\"\npolicy = \"default\"\n\n"
+         "[[rules]]\nname   = \"all\"\npolicy = \"default\"\n";
+}
+
 std::string lab_config_with(const std::string& policies_and_rules) {
   std::ifstream in(source_dir() + "/config/lab.toml");
   std::stringstream ss;
@@ -202,17 +212,6 @@ std::vector<std::string> duplicate_lines(const std::string& text) {
   return {dup.begin(), dup.end()};
 }
 
-std::optional<int64_t> parse_wall_ns(const std::string& iso) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1000000000LL + int64_t{ms} * 1000000;
-}
-
 int64_t realtime_ns() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -286,8 +285,8 @@ std::vector<Event> Uplinkd::events() {
   if (!r.ok()) return out;
   auto add = [&](const nlohmann::json& e) {
     if (!e.is_object()) return;
-    auto ts = parse_wall_ns(e.value("ts", ""));
-    out.push_back(Event{ts.value_or(0), e.value("link", ""), e.value("from", ""), e.value("to", ""),
+    auto ts_ms = parse_wall_ms(e.value("ts", ""));
+    out.push_back(Event{ts_ms.value_or(0) * 1000000, e.value("link", ""), e.value("from", ""), e.value("to", ""),
                         e.value("reason", "")});
   };
   auto j = nlohmann::json::parse(r.out, nullptr, false);

@@ -22,6 +22,10 @@ namespace uplink::lab::routing {
 // config/lab.toml up to its first [policies.*] table (daemon + the four links),
 // followed by `policies_and_rules`.
 std::string lab_config_with(const std::string& policies_and_rules);
+// Policy `default` in failover mode, one tier per link in the given order (no
+// stickiness: flows follow the policy both ways), last resort unreachable, and
+// rules sending the LAN and everything else to it.
+std::string failover_tiers(const std::vector<std::string>& links);
 
 // Lab link name <-> the address core sees (the ISPs do not NAT): wan1 <-> 198.18.1.2,
 // wan2 <-> .2.2, cell1 <-> .3.2, cell2 <-> .4.2. Unknown: the input itself.
@@ -106,8 +110,6 @@ struct Event {
   int64_t ts_ns = 0;  // wall time, ms resolution
   std::string link, from, to, reason;
 };
-// "2026-11-26T10:00:00.123Z" -> ns since the epoch; nullopt if malformed.
-std::optional<int64_t> parse_wall_ns(const std::string& iso);
 int64_t realtime_ns();
 
 // The active members of `policy` in a `uplinkctl status --json` object.

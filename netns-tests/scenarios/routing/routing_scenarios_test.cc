@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/strings.h"
 #include "harness/lab_test.h"
 #include "routing_lab.h"
 
@@ -23,31 +24,9 @@ constexpr const char* kCore = "203.0.113.1";
 
 // wan1 first, then wan2, then cell1: each tier a single line, not sticky, so a
 // LAN stream follows the policy both ways.
-constexpr const char* kTiered = R"(
-[policies.default]
-mode    = "failover"
-members = [
-  { link = "wan1",  tier = 1 },
-  { link = "wan2",  tier = 2 },
-  { link = "cell1", tier = 3 },
-]
-last_resort = "unreachable"
+const std::string kTiered = failover_tiers({"wan1", "wan2", "cell1"});
 
-[[rules]]
-name   = "lan"
-source = "192.168.50.0/24"
-policy = "default"
-
-[[rules]]
-name   = "all"
-policy = "default"
-)";
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return "[" + out + "]";
-}
+std::string bracketed(const std::vector<std::string>& v) { return "[" + uplink::join(v) + "]"; }
 
 std::string describe(const FlowRecord* f) {
   if (!f) return "no packets";
@@ -72,7 +51,7 @@ class Routing : public LabTest {
                    const std::string& policy = "default") {
     std::sort(want.begin(), want.end());
     return eventually([&] { return active(policy) == want; }, timeout,
-                      "policy " + policy + " active = " + join(want), 100ms);
+                      "policy " + policy + " active = " + bracketed(want), 100ms);
   }
   bool wait_up(const std::vector<std::string>& links, std::chrono::milliseconds timeout) {
     return eventually(
@@ -80,7 +59,7 @@ class Routing : public LabTest {
           auto s = status();
           return std::all_of(links.begin(), links.end(), [&](const auto& l) { return state_of(s, l) == "up"; });
         },
-        timeout, "links " + join(links) + " up", 100ms);
+        timeout, "links " + bracketed(links) + " up", 100ms);
   }
   // Flow `id` at `recv` has packets and its latest segment arrived via `link`.
   bool wait_flow_on(FlowReceiver& recv, uint32_t id, const std::string& link, std::chrono::milliseconds timeout) {
@@ -98,6 +77,28 @@ class Routing : public LabTest {
     return ok;
   }
   std::filesystem::path file(const std::string& name) const { return temp_dir() / name; }
+
+  // A UDP stream from the router itself (no --bind: its routing picks the
+  // source address and the line) arrives via wan1, then after wan1's upstream
+  // fails via wan2, each packet on one line or the other.
+  void router_stream_moves_to_wan2(uint16_t port, const std::string& if_stuck) {
+    FlowReceiver recv(lab(), port, file("recv.log"));
+    FlowStream stream(lab(), "router", kCore, port, 1, 200, file("send.log"));
+    if (!wait_flow_on(recv, 1, "wan1", 3s)) {
+      auto sent = stream.stop();
+      FAIL() << "router-originated UDP to " << kCore << " did not arrive via wan1; flow-send: " << sent.dump();
+    }
+    ASSERT_TRUE(fault("eth1", {"upstream-down"}));
+    ASSERT_TRUE(wait_active({"wan2"}, 10s));
+    EXPECT_TRUE(wait_flow_on(recv, 1, "wan2", 3s)) << if_stuck;
+    std::this_thread::sleep_for(300ms);
+    auto sent = stream.stop();
+    auto report = recv.stop();
+    ASSERT_TRUE(report.ok()) << report.error().message;
+    const FlowRecord* f = report->flow(1);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->links(), (std::vector<std::string>{"wan1", "wan2"})) << describe(f) << "; flow-send " << sent.dump();
+  }
 };
 
 // ---- failover ------------------------------------------------------------------
@@ -370,24 +371,7 @@ TEST_F(Routing, RouterOriginatedTrafficFailsOver) {
   ASSERT_TRUE(wait_up({"wan1", "wan2"}, 20s));
   ASSERT_TRUE(wait_active({"wan1"}, 5s));
 
-  FlowReceiver recv(lab(), 5501, file("recv.log"));
-  // No --bind: the router's routing picks the source address and the line.
-  FlowStream stream(lab(), "router", kCore, 5501, 1, 200, file("send.log"));
-  bool on_wan1 = wait_flow_on(recv, 1, "wan1", 3s);
-  if (!on_wan1) {
-    auto sent = stream.stop();
-    FAIL() << "router-originated UDP to " << kCore << " did not arrive via wan1; flow-send: " << sent.dump();
-  }
-  ASSERT_TRUE(fault("eth1", {"upstream-down"}));
-  ASSERT_TRUE(wait_active({"wan2"}, 10s));
-  EXPECT_TRUE(wait_flow_on(recv, 1, "wan2", 3s));
-  std::this_thread::sleep_for(300ms);
-  auto sent = stream.stop();
-  auto report = recv.stop();
-  ASSERT_TRUE(report.ok()) << report.error().message;
-  const FlowRecord* f = report->flow(1);
-  ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->links(), (std::vector<std::string>{"wan1", "wan2"})) << describe(f) << "; flow-send " << sent.dump();
+  router_stream_moves_to_wan2(5501, "");
 }
 
 // As on most routers: DHCP left a default route via wan1 in the main table, so the
@@ -405,18 +389,7 @@ TEST_F(Routing, RouterOriginatedTrafficFailsOverWithAKernelDefaultRoute) {
   ASSERT_TRUE(wait_up({"wan1", "wan2"}, 20s));
   ASSERT_TRUE(wait_active({"wan1"}, 5s));
 
-  FlowReceiver recv(lab(), 5502, file("recv.log"));
-  FlowStream stream(lab(), "router", kCore, 5502, 1, 200, file("send.log"));
-  ASSERT_TRUE(wait_flow_on(recv, 1, "wan1", 3s));
-  ASSERT_TRUE(fault("eth1", {"upstream-down"}));
-  ASSERT_TRUE(wait_active({"wan2"}, 10s));
-  EXPECT_TRUE(wait_flow_on(recv, 1, "wan2", 3s)) << "router traffic still uses wan1's source address";
-  auto sent = stream.stop();
-  auto report = recv.stop();
-  ASSERT_TRUE(report.ok()) << report.error().message;
-  const FlowRecord* f = report->flow(1);
-  ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->links(), (std::vector<std::string>{"wan1", "wan2"})) << describe(f) << "; flow-send " << sent.dump();
+  router_stream_moves_to_wan2(5502, "router traffic still uses wan1's source address");
 }
 
 // "Traffic sourced from a link's address leaves by that link", IPv4 and IPv6:

@@ -14,7 +14,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,22 +31,6 @@ using namespace uplink::labtools;
 namespace {
 
 constexpr size_t kMessage = 32;
-
-int signal_fd() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
-// The signal read from sfd: 0 if none.
-int read_signal(int sfd) {
-  signalfd_siginfo si;
-  return read(sfd, &si, sizeof(si)) == sizeof(si) ? static_cast<int>(si.ssi_signo) : 0;
-}
 
 std::string endpoint(const sockaddr_storage& ss) {
   uint16_t port = ss.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port)
@@ -69,7 +52,7 @@ struct Conn {
 };
 
 int serve(uint16_t port) {
-  int sfd = signal_fd();
+  int sfd = report_signal_fd();
   int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int zero = 0, one = 1;
   setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
@@ -121,7 +104,7 @@ int serve(uint16_t port) {
 }
 
 int connect_and_hold(const std::string& target, uint16_t port, int interval_ms, int64_t duration_ms) {
-  int sfd = signal_fd();
+  int sfd = report_signal_fd();
   sockaddr_storage dst;
   socklen_t dlen;
   if (sfd < 0 || !make_sockaddr(target, port, dst, dlen)) {

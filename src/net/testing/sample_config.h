@@ -9,6 +9,8 @@ namespace uplink::testing {
 
 inline IpPrefix prefix(const char* s) { return *IpPrefix::parse(s); }
 inline IpAddress address(const char* s) { return *IpAddress::parse(s); }
+// An interface address keeps its host bits (IpPrefix::parse would reject them).
+inline IpPrefix ifaddr(const char* a, int len) { return IpPrefix{address(a), len}; }
 
 inline Config sample_config() {
   Config c;
