@@ -14,7 +14,7 @@ PKGS=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-  libmosquitto-dev
+  libmosquitto-dev libsqlite3-dev libsodium-dev
   # runtime tools used by the lab and the scenario tests (never by the daemon)
   iproute2 nftables conntrack iputils-ping procps psmisc ethtool
   wireguard-go wireguard-tools mosquitto mosquitto-clients

@@ -33,6 +33,8 @@ struct LinkQuality {
 
 // One state change: exactly what `uplinkctl events --json` prints.
 struct LinkEvent {
+  static constexpr std::string_view kTopic = "link";  // a topic of the event bus (src/core/event_bus.h)
+  static constexpr bool kStreamed = true;
   WallTime ts;
   std::string link;
   LinkState from = LinkState::unknown;

@@ -180,17 +180,18 @@ ctl status >/dev/null || fail "first daemon lost its socket"
 # ---- status ----
 run_ctl status
 expect_rc 0 "status"
-grep -Eq '^wan1 +ethernet +eth1 +unknown ' <<<"$OUT" || fail "status table: $OUT"
+grep -Eq '^wan1 +ethernet +eth1 +(unknown|up) ' <<<"$OUT" || fail "status table: $OUT"  # up already on a busy machine: the waits above take longer
 grep -Eq '^default +failover ' <<<"$OUT" || fail "status table policies: $OUT"
 STATUS=$(ctl status --json)
 json_get "[l['name'] for l in j['links']]" <<<"$STATUS" | grep -qx "\['wan1', 'wan2'\]" || fail "status links: $STATUS"
 for f in name kind interface state since reason latency_ms jitter_ms loss_pct table; do
   json_get "'$f' in j['links'][0]" <<<"$STATUS" | grep -qx True || fail "status --json lacks links[].$f"
 done
-json_get "j['links'][0]['latency_ms'] is None and isinstance(j['links'][0]['table'], int)" <<<"$STATUS" |
+# latency_ms: null before the first reply, a number once probes answered (a busy machine gets there first).
+json_get "(j['links'][0]['latency_ms'] is None or isinstance(j['links'][0]['latency_ms'], (int, float))) and isinstance(j['links'][0]['table'], int)" <<<"$STATUS" |
   grep -qx True || fail "status --json number fields: $STATUS"
-json_get "(j['policies'][0]['name'], j['policies'][0]['mode'], j['policies'][0]['active'])" <<<"$STATUS" |
-  grep -qx "('default', 'failover', \[\])" || fail "status --json policies: $STATUS"
+json_get "(j['policies'][0]['name'], j['policies'][0]['mode'], j['policies'][0]['active'] in ([], ['wan1']))" <<<"$STATUS" |
+  grep -qx "('default', 'failover', True)" || fail "status --json policies: $STATUS"
 
 # ---- events follower in the background ----
 ctl events --follow --json >"$TMP/events.jsonl" 2>"$TMP/events.err" &

@@ -132,12 +132,14 @@ Lab::~Lab() {
   if (up_) (void)down();
 }
 
-Result<void> Lab::up() {
+Result<void> Lab::up(const std::vector<std::string>& options) {
   register_lab(prefix_);  // before creating anything: an interrupt mid-up still cleans
   setenv("UPLINK_LAB_OWNER", std::to_string(getpid()).c_str(), 1);
   // Labs whose test process was SIGKILLed (e.g. a CTest timeout) are removed here.
   (void)run_command({lab_script(), "gc"}, std::chrono::seconds(30));
-  auto r = run_command({lab_script(), "--prefix", prefix_, "up"}, std::chrono::seconds(30));
+  std::vector<std::string> argv = {lab_script(), "--prefix", prefix_, "up"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  auto r = run_command(argv, std::chrono::seconds(30));
   if (!r.ok()) {
     (void)down();
     return make_error("uplink-lab up --prefix " + prefix_ + " failed: " + describe(r) + "; lab removed");

@@ -50,7 +50,8 @@ class Lab {
   const std::string& prefix() const { return prefix_; }
   std::string ns(const std::string& node) const { return prefix_ + "-" + node; }
 
-  Result<void> up();
+  // `uplink-lab up`, with `options` after the verb (e.g. {"--plain-routing"}).
+  Result<void> up(const std::vector<std::string>& options = {});
   Result<void> down();
   bool is_up() const { return up_; }
 

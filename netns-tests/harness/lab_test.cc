@@ -1,6 +1,8 @@
 #include "harness/lab_test.h"
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -174,6 +176,31 @@ std::string LabTest::link_state(const std::string& link) {
     if (l.value("name", "") == link) return l.value("state", "");
   }
   return "";
+}
+
+std::chrono::milliseconds probe_rounds_bound(std::chrono::milliseconds interval,
+                                             std::chrono::milliseconds fast_interval, int rounds,
+                                             std::chrono::milliseconds timeout) {
+  const auto round = std::max(fast_interval, 3 * timeout);
+  const auto expected = interval * 11 / 10 + rounds * round;
+  return expected * 3 / 2 + std::chrono::seconds(1);
+}
+
+std::chrono::milliseconds LabTest::probe_timeout(const std::string& link, std::chrono::milliseconds fallback) {
+  auto r = ctl({"link", "show", link, "--json"});
+  if (!r.ok()) return fallback;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return fallback;
+  double worst = -1;
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& v) {
+    if (v.is_object() && v.contains("timeout_ms") && v["timeout_ms"].is_number())
+      worst = std::max(worst, v["timeout_ms"].get<double>());
+    if (v.is_structured())
+      for (const auto& x : v) walk(x);  // an object's values, an array's elements
+  };
+  walk(j);
+  if (worst < 0) return fallback;
+  return std::chrono::milliseconds(static_cast<int64_t>(worst + 0.999));
 }
 
 bool LabTest::eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout,

@@ -33,6 +33,19 @@ namespace uplink::lab {
 std::string rewrite_daemon_paths(const std::string& toml, const std::string& socket, const std::string& state_dir,
                                  const std::string& hooks_dir);
 
+// Timing bounds that hold on a busy machine (an edge router is never idle): a
+// bound is derived from what the test configured, with a generous margin, and
+// leaves the precise figures to the benchmarks (netns-tests/scenarios/*/README.md).
+//
+// Probe-based detection of a cut (src/probe/README.md "Detection time"): the
+// next round starts within interval * 1.1, then `rounds` rounds of at most
+// max(fast_interval, 3 * timeout) each (two retries inside a round); times 1.5
+// plus 1 s for a loaded machine. `timeout` is the link's current auto timeout
+// (LabTest::probe_timeout), so a timeout that load has stretched is allowed for.
+std::chrono::milliseconds probe_rounds_bound(std::chrono::milliseconds interval,
+                                             std::chrono::milliseconds fast_interval, int rounds,
+                                             std::chrono::milliseconds timeout);
+
 class LabTest : public ::testing::Test {
  public:
   static void SetUpTestSuite();
@@ -70,6 +83,11 @@ class LabTest : public ::testing::Test {
   nlohmann::json status();
   // State of one link ("up", "down", ...), "" when unknown or unreachable.
   std::string link_state(const std::string& link);
+
+  // The longest auto probe timeout (`timeout_ms`) over the targets of `link` in
+  // `uplinkctl link show LINK --json`, or `fallback` when there is none.
+  std::chrono::milliseconds probe_timeout(const std::string& link,
+                                          std::chrono::milliseconds fallback = std::chrono::seconds(1));
 
   // Polls pred every `every` until true or `timeout`; on timeout ADD_FAILURE
   // naming `what` and the time waited, and returns false.

@@ -100,6 +100,51 @@ TEST(LabLifecycle, TwoPrefixesSideBySide) {
   ASSERT_TRUE(b.down().ok());
 }
 
+// README.md's lab example, as written: a plain-routing lab reaches core from
+// the LAN without uplinkd; options go after the verb too; a carrier-down moves
+// the plain routes to the next line, an upstream-down does not (uplinkd's job).
+TEST(LabLifecycle, PlainRoutingAndOptionsAfterTheVerb) {
+  Lab lab;
+  ASSERT_TRUE(lab.up({"--plain-routing"}).ok());
+  const std::string script = bin_dir() + "/uplink-lab";
+  auto ping = [&] {
+    return run_command({script, "exec", "lan", "--prefix", lab.prefix(), "--", "ping", "-c", "3", "-i", "0.2", "-W",
+                        "1", "-q", "203.0.113.1"},
+                       std::chrono::seconds(15));
+  };
+  auto p = ping();
+  EXPECT_TRUE(p.ok()) << "uplink-lab exec lan -- ping 203.0.113.1 on a --plain-routing lab: " << p.out << p.err;
+  auto st = run_command({script, "status", "--json", "--prefix", lab.prefix()});
+  auto j = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << st.out << st.err;
+  EXPECT_EQ(j["plain_routing"], true);
+
+  // Options after the verb and its words; --prefix=P too.
+  auto f = run_command({script, "fault", "eth1", "carrier-down", "--prefix", lab.prefix()});
+  ASSERT_TRUE(f.ok()) << f.err;
+  p = ping();
+  EXPECT_TRUE(p.ok()) << "the kernel skips eth1's route without carrier: " << p.out << p.err;
+  f = run_command({script, "fault", "eth1", "clear", "--prefix=" + lab.prefix()});
+  ASSERT_TRUE(f.ok()) << f.err;
+  f = run_command({script, "fault", "eth1", "upstream-down", "--prefix", lab.prefix()});
+  ASSERT_TRUE(f.ok()) << f.err;
+  EXPECT_FALSE(ping().ok()) << "plain routing does not notice an upstream-down";
+
+  // Options a verb does not take, and unknown ones, are refused.
+  EXPECT_EQ(run_command({script, "fault", "eth1", "clear", "--json", "--prefix", lab.prefix()}).exit_code, 1);
+  EXPECT_EQ(run_command({script, "status", "--prefix", lab.prefix(), "--bogus"}).exit_code, 1);
+  ASSERT_TRUE(lab.down().ok());
+
+  // A bare lab leaves routing to uplinkd: the same ping gets nowhere.
+  Lab bare;
+  ASSERT_TRUE(bare.up().ok());
+  auto q = run_command({script, "--prefix", bare.prefix(), "exec", "lan", "--", "ping", "-c", "1", "-W", "1", "-q",
+                        "203.0.113.1"},
+                       std::chrono::seconds(10));
+  EXPECT_FALSE(q.ok()) << "a bare lab has no default route in router";
+  ASSERT_TRUE(bare.down().ok());
+}
+
 class LabFaults : public LabTest {
  protected:
   void SetUp() override {

@@ -4,8 +4,13 @@
 // came back: counts, loss, RTT statistics, reordering, and a loss pattern
 // ('.' answered, 'x' lost) so tests can see bursts. Sends are paced on
 // absolute deadlines (ppoll, 1 ns timer slack), so a 1 ms interval is 1 ms.
+// An RTT ends at the kernel's receive timestamp (SO_TIMESTAMPNS), not when
+// this process got to read the echo: on a busy machine the time the prober
+// waits for a CPU is not the line's delay.
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,15 +35,37 @@ struct Payload {
 };
 constexpr uint64_t kMagic = 0x75706c696e6b7072ULL;  // "uplinkpr"
 
+// When the kernel received the datagram, on the monotonic clock: now minus
+// how long it waited in the socket (the stamp is CLOCK_REALTIME). Now if unstamped.
+int64_t received_ns(msghdr& msg) {
+  int64_t now = mono_ns();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp, wall;
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t waited = (static_cast<int64_t>(wall.tv_sec) - stamp.tv_sec) * 1000000000LL + (wall.tv_nsec - stamp.tv_nsec);
+    if (waited >= 0 && waited < 10000000000LL) return now - waited;
+  }
+  return now;
+}
+
 void drain(int fd, std::vector<int64_t>& rtt, uint64_t& reordered, uint64_t& highest) {
   char buf[65536];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
   for (;;) {
-    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n < static_cast<ssize_t>(sizeof(Payload))) return;
     Payload p;
     std::memcpy(&p, buf, sizeof(p));
     if (p.magic != kMagic || p.seq >= rtt.size() || rtt[p.seq] >= 0) continue;
-    rtt[p.seq] = mono_ns() - p.sent_ns;
+    rtt[p.seq] = received_ns(msg) - p.sent_ns;
     if (p.seq + 1 < highest) ++reordered;
     highest = std::max(highest, p.seq + 1);
   }
@@ -82,6 +109,8 @@ int main(int argc, char** argv) {
   int fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   int buf = 8 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
   if (!bind_addr.empty()) {
     sockaddr_storage src;
     socklen_t slen;

@@ -99,10 +99,20 @@ Result<Json> ControlClient::request(const Json& req) {
   return control::decode_response(*line);
 }
 
-Result<void> ControlClient::follow(const Json& req, const std::function<bool(const Json&)>& on_event) {
+Result<void> ControlClient::follow(const Json& req, const std::function<bool(const Json&)>& on_event, int out_fd) {
   auto ack = request(req);
   if (!ack) return ack.error();
   for (;;) {
+    if (out_fd >= 0 && buf_.find('\n') == std::string::npos) {
+      // Wait for the next event, watching our output too: a closed pipe shows
+      // POLLERR (POLLHUP for a socket) at once, files and terminals nothing.
+      pollfd p[2] = {{fd_, POLLIN, 0}, {out_fd, 0, 0}};
+      int rc = ::poll(p, 2, -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc > 0 && (p[1].revents & (POLLERR | POLLHUP))) return {};
+      if (rc > 0 && (p[1].revents & POLLNVAL)) out_fd = -1;  // not open: nothing to watch
+      if (rc > 0 && !(p[0].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+    }
     auto line = read_line(-1);
     if (!line) {
       if (line.error().message == "uplinkd closed the connection") {

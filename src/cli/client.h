@@ -28,8 +28,10 @@ class ControlClient {
   // Sends one request and waits (bounded) for its response line.
   Result<Json> request(const Json& req);
   // Sends an events follow request, then calls on_event for every event line
-  // until the daemon closes the connection or on_event returns false.
-  Result<void> follow(const Json& req, const std::function<bool(const Json&)>& on_event);
+  // until the daemon closes the connection or on_event returns false. With
+  // out_fd (where on_event writes, e.g. stdout), it also ends as soon as that
+  // fd's reader goes away (a pipe whose reader exited), not at the next event.
+  Result<void> follow(const Json& req, const std::function<bool(const Json&)>& on_event, int out_fd = -1);
 
  private:
   Result<std::string> read_line(int timeout_ms);

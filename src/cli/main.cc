@@ -1,5 +1,7 @@
 // uplinkctl: the shell interface to uplinkd (ARCHITECTURE.md §2).
 // Exit status: 0 ok, 1 the request failed (message on stderr), 2 usage error.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "cli/client.h"
 #include "cli/render.h"
 #include "config/loader.h"
+#include "daemon/modules.h"
 
 namespace uplink::cli {
 namespace {
@@ -77,9 +80,56 @@ int usage(const std::string& message) {
   return kUsage;
 }
 
-int not_available(const std::string& what) { return fail(what + ": not available in this build"); }
+// A verb a module registered (control/verbs.h): the daemon parses `argv`
+// itself; "text" in the result is the human form.
+int module_verb(const Globals& g, const std::string& verb, const std::vector<std::string>& args) {
+  auto res = call(g, Json{{"cmd", verb}, {"argv", args}, {"json", g.json}});
+  if (!res) return kFailed;
+  if (g.json) {
+    Json out = *res;
+    if (out.is_object()) out.erase("text");
+    print_json(out);
+  } else if (res->is_object() && res->contains("text") && (*res)["text"].is_string()) {
+    std::cout << (*res)["text"].get<std::string>();
+  } else {
+    print_json(*res);
+  }
+  return kOk;
+}
+
+// uplinkctl [--socket P] [--json] VERB args...: when VERB is not one of the
+// core subcommands, it is a module's verb: sent as is, so a new module needs
+// no change here. nullopt: a core subcommand (or none), CLI11 parses it.
+std::optional<int> try_module_verb(CLI::App& app, int argc, char** argv, Globals& g) {
+  std::vector<std::string> rest;
+  std::string verb;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (verb.empty()) {
+      if (a == "--socket" && i + 1 < argc) {
+        g.socket = argv[++i];
+      } else if (a.rfind("--socket=", 0) == 0) {
+        g.socket = a.substr(9);
+      } else if (a == "--json") {
+        g.json = true;
+      } else if (!a.empty() && a[0] == '-') {
+        return std::nullopt;  // --help, --version, a typo: CLI11 answers
+      } else {
+        verb = a;
+      }
+      continue;
+    }
+    if (a == "--json") g.json = true;
+    else rest.push_back(a);
+  }
+  if (verb.empty()) return std::nullopt;
+  for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == verb) return std::nullopt;
+  return module_verb(g, verb, rest);
+}
 
 int config_check(const std::string& file) {
+  register_module_configs();  // the sections modules own are checked too, as uplinkd checks them
   try {
     load_config_file(file);
   } catch (const ConfigError& e) {
@@ -112,7 +162,8 @@ int events(const Globals& g, bool follow) {
   }
   ControlClient c;
   if (auto r = c.connect(resolve_socket_path(g.socket)); !r) return fail(r.error().message);
-  auto r = c.follow(Json{{"cmd", "events"}, {"follow", true}}, print);
+  // Ends when uplinkd stops, or at once when the reader of stdout goes away.
+  auto r = c.follow(Json{{"cmd", "events"}, {"follow", true}}, print, STDOUT_FILENO);
   if (!r) return fail(r.error().message);
   return kOk;
 }
@@ -326,14 +377,19 @@ int run(int argc, char** argv) {
     return kOk;
   });
 
-  // Verbs of modules not built yet: present, so scripts get a clear answer.
-  for (const char* verb : {"modems", "modem", "tunnels", "queue", "plugins", "plugin"}) {
-    auto* s = app.add_subcommand(verb, std::string(verb) + " (not available in this build)");
-    s->allow_extras();
-    std::string v = verb;
-    on(s, [v] { return not_available(v); });
-  }
+  on(app.add_subcommand("verbs", "the verbs the running daemon's modules offer (uplinkctl VERB ...)"), [&] {
+    return show(g, Json{{"cmd", "verbs"}}, [](const Json& r) {
+      std::string out;
+      for (const auto& v : r) {
+        std::string usage = v.value("usage", v.value("name", ""));
+        out += usage + std::string(usage.size() < 40 ? 40 - usage.size() : 1, ' ') + v.value("help", "") + "\n";
+      }
+      return out.empty() ? std::string("no module verbs\n") : out;
+    });
+  });
+  app.footer("Module verbs (modems, tunnels, queue, plugins, ...): uplinkctl verbs");
 
+  if (auto rc = try_module_verb(app, argc, argv, g)) return *rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

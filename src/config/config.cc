@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "config/toml_text.h"
+
 namespace uplink {
 
 namespace {
@@ -79,6 +81,65 @@ uint16_t default_probe_port(ProbeMethod m) {
     case ProbeMethod::http: return 80;
   }
   return 0;
+}
+
+}  // namespace uplink
+
+namespace uplink {
+
+bool same_section(const std::shared_ptr<const SectionValue>& a, const std::shared_ptr<const SectionValue>& b) {
+  if (!a || !b) return !a && !b;
+  return a == b || a->equals(*b);
+}
+
+bool operator==(const LinkConfig& a, const LinkConfig& b) {
+  return a.name == b.name && a.kind == b.kind && a.interface == b.interface && a.gateway == b.gateway &&
+         a.gateway6 == b.gateway6 && a.metered == b.metered && a.enabled == b.enabled && a.table == b.table &&
+         a.fwmark == b.fwmark && a.probe == b.probe && a.quality == b.quality && a.modem == b.modem &&
+         a.apn == b.apn && a.sim_slot == b.sim_slot && a.private_routes == b.private_routes &&
+         same_section(a.extension, b.extension);
+}
+
+bool operator==(const Config& a, const Config& b) {
+  if (!(a.path == b.path && a.daemon == b.daemon && a.links == b.links && a.link_order == b.link_order &&
+        a.policies == b.policies && a.policy_order == b.policy_order && a.rules == b.rules &&
+        a.sections.size() == b.sections.size())) {
+    return false;
+  }
+  for (auto ia = a.sections.begin(), ib = b.sections.begin(); ia != a.sections.end(); ++ia, ++ib) {
+    if (ia->first != ib->first || !same_section(ia->second, ib->second)) return false;
+  }
+  return true;
+}
+
+std::string ConfigIssue::to_string() const {
+  if (line <= 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+ConfigError::ConfigError(std::string file, int line, int column, std::string message)
+    : ConfigError(std::vector<ConfigIssue>{{std::move(file), line, column, std::move(message)}}) {}
+
+ConfigError::ConfigError(std::vector<ConfigIssue> issues, size_t more)
+    : std::runtime_error(join(issues, more)), issues_(std::move(issues)), more_(more) {
+  if (issues_.empty()) issues_.push_back({"", 0, 0, "invalid configuration"});
+}
+
+std::string ConfigError::join(const std::vector<ConfigIssue>& issues, size_t more) {
+  std::string out;
+  for (const auto& i : issues) out += (out.empty() ? "" : "\n") + i.to_string();
+  if (issues.empty()) out = "invalid configuration";
+  if (more > 0) {
+    out += "\n" + (issues.empty() ? std::string() : issues.front().file + ": ") + std::to_string(more) +
+           " more error" + (more == 1 ? "" : "s") + " not shown (at most " + std::to_string(kMaxConfigErrors) +
+           " are listed)";
+  }
+  return out;
+}
+
+std::string Secret::to_toml(bool mask) const {
+  if (mask) return "\"***\"";
+  return toml_quote(file ? "file:" + *file : value);
 }
 
 }  // namespace uplink

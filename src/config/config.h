@@ -1,7 +1,9 @@
 #pragma once
 // The typed configuration (ARCHITECTURE.md §3). Defaults live here, in one
 // place, and are documented in README "Configuration reference".
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/ip.h"
+#include "config/section_value.h"
 
 namespace uplink {
 
@@ -38,6 +41,7 @@ struct ProbeConfig {
   int up_after = 5;
   std::string http_path = "/";       // http only
   std::string dns_name = ".";        // dns only: name queried (type NS)
+  std::optional<IpAddress> source;   // explicit probe source address; nullopt = the link's address
   friend bool operator==(const ProbeConfig&, const ProbeConfig&) = default;
 };
 
@@ -68,7 +72,17 @@ struct LinkConfig {
   std::string apn;
   int sim_slot = 0;                  // 0 = leave as is
   std::vector<IpPrefix> private_routes;
-  friend bool operator==(const LinkConfig&, const LinkConfig&) = default;
+  // The keys the link kind's extension claims (config/section.h LinkExtensionSpec),
+  // parsed by the module that registered it; nullptr when the kind has none.
+  std::shared_ptr<const SectionValue> extension;
+
+  // The extension as the module's type; nullptr when absent or of another type.
+  template <class T>
+  const T* extension_as() const {
+    return dynamic_cast<const T*>(extension.get());
+  }
+  // Written by hand: `extension` compares by SectionValue::equals. A new field must be added here.
+  friend bool operator==(const LinkConfig& a, const LinkConfig& b);
 };
 
 struct PolicyMember {
@@ -83,6 +97,9 @@ struct PolicyConfig {
   PolicyMode mode = PolicyMode::failover;
   std::vector<PolicyMember> members;
   LastResort last_resort = LastResort::unreachable;
+  // `private = true`: traffic leaves only through links that reach the private
+  // network (cellular private_routes, tunnels), dropped otherwise (ARCHITECTURE.md §3).
+  bool is_private = false;
   friend bool operator==(const PolicyConfig&, const PolicyConfig&) = default;
 };
 
@@ -120,6 +137,7 @@ struct DaemonConfig {
   uint32_t fwmark_base = 0x100;      // first auto link mark (marks use mask fwmark_mask)
   uint32_t fwmark_mask = 0xff00;
   uint32_t rule_priority_base = 10000;  // ip rule priorities uplinkd owns: [base, base+999]
+  bool fail_closed = false;          // keep the private-traffic guard after a clean stop
   friend bool operator==(const DaemonConfig&, const DaemonConfig&) = default;
 };
 
@@ -131,25 +149,58 @@ struct Config {
   std::map<std::string, PolicyConfig> policies;
   std::vector<std::string> policy_order;
   std::vector<RuleConfig> rules;                  // in order; first match wins
-  friend bool operator==(const Config&, const Config&) = default;
+  // Module-owned top-level sections by name ("uplink", "tunnels", ...), as
+  // registered in config/section.h. A section absent from the file is absent
+  // here unless its spec gives an `absent` value.
+  std::map<std::string, std::shared_ptr<const SectionValue>, std::less<>> sections;
+
+  // The section as the module's type; nullptr when absent or of another type.
+  template <class T>
+  const T* section(std::string_view name) const {
+    auto it = sections.find(name);
+    return it == sections.end() ? nullptr : dynamic_cast<const T*>(it->second.get());
+  }
+  // Written by hand: `sections` compare by SectionValue::equals. A new field must be added here.
+  friend bool operator==(const Config& a, const Config& b);
 };
 
-// A configuration error at a position in a file: "FILE:LINE:COL: message".
+// One configuration problem. line/column are 1-based; 0 when the problem has
+// no position (a file that cannot be read).
+struct ConfigIssue {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;  // "links.wan1.probe.interval: must be greater than 0"
+  // "FILE:LINE:COL: message", or "FILE: message" without a position.
+  std::string to_string() const;
+  friend bool operator==(const ConfigIssue&, const ConfigIssue&) = default;
+};
+
+// Loading failed: every problem found in one pass (sorted by position,
+// at most kMaxConfigErrors), what() is one line per problem. file(), line(),
+// column() and message() are the first problem's.
 class ConfigError : public std::runtime_error {
  public:
-  ConfigError(std::string file, int line, int column, std::string message)
-      : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message),
-        file_(std::move(file)), line_(line), column_(column), message_(std::move(message)) {}
-  const std::string& file() const { return file_; }
-  int line() const { return line_; }
-  int column() const { return column_; }
-  const std::string& message() const { return message_; }
+  static constexpr size_t kMaxConfigErrors = 50;
+
+  ConfigError(std::string file, int line, int column, std::string message);
+  // `issues` must not be empty; `more` counts problems found beyond the ones listed.
+  explicit ConfigError(std::vector<ConfigIssue> issues, size_t more = 0);
+
+  const std::string& file() const { return issues_.front().file; }
+  int line() const { return issues_.front().line; }
+  int column() const { return issues_.front().column; }
+  const std::string& message() const { return issues_.front().message; }
+  const std::vector<ConfigIssue>& errors() const { return issues_; }
+  size_t more() const { return more_; }
 
  private:
-  std::string file_;
-  int line_, column_;
-  std::string message_;
+  static std::string join(const std::vector<ConfigIssue>& issues, size_t more);
+  std::vector<ConfigIssue> issues_;
+  size_t more_ = 0;
 };
+// The name issue 17 uses: every error of a file at once.
+using ConfigErrors = ConfigError;
 
 std::string_view to_string(LinkKind k);
 std::string_view to_string(ProbeMethod m);

@@ -25,6 +25,7 @@ std::vector<std::string> link_fields(const LinkConfig& a, const LinkConfig& b) {
   add(a.apn != b.apn, "apn");
   add(a.sim_slot != b.sim_slot, "sim_slot");
   add(a.private_routes != b.private_routes, "private_routes");
+  add(!same_section(a.extension, b.extension), "extension");
   return f;
 }
 
@@ -33,6 +34,7 @@ std::vector<std::string> policy_fields(const PolicyConfig& a, const PolicyConfig
   if (a.mode != b.mode) f.emplace_back("mode");
   if (a.members != b.members) f.emplace_back("members");
   if (a.last_resort != b.last_resort) f.emplace_back("last_resort");
+  if (a.is_private != b.is_private) f.emplace_back("private");
   return f;
 }
 
@@ -70,17 +72,34 @@ ConfigDiff diff_configs(const Config& before, const Config& after) {
              d.policies_added, d.policies_removed, d.policies_changed, d.fields);
   d.rules_changed = before.rules != after.rules;
   d.daemon_changed = before.daemon != after.daemon;
+  // Names in order (std::map): both sides merged.
+  auto b = before.sections.begin(), a = after.sections.begin();
+  while (b != before.sections.end() || a != after.sections.end()) {
+    if (a == after.sections.end() || (b != before.sections.end() && b->first < a->first)) {
+      d.sections_changed.push_back((b++)->first);
+    } else if (b == before.sections.end() || a->first < b->first) {
+      d.sections_changed.push_back((a++)->first);
+    } else {
+      if (!same_section(b->second, a->second)) d.sections_changed.push_back(a->first);
+      ++a, ++b;
+    }
+  }
   return d;
 }
 
 bool ConfigDiff::empty() const {
   return links_added.empty() && links_removed.empty() && links_changed.empty() && policies_added.empty() &&
-         policies_removed.empty() && policies_changed.empty() && !rules_changed && !daemon_changed;
+         policies_removed.empty() && policies_changed.empty() && !rules_changed && !daemon_changed &&
+         sections_changed.empty();
 }
 
 bool ConfigDiff::link_field_changed(const std::string& link, const std::string& field) const {
   auto it = fields.find("links." + link);
   return it != fields.end() && std::find(it->second.begin(), it->second.end(), field) != it->second.end();
+}
+
+bool ConfigDiff::section_changed(std::string_view name) const {
+  return std::find(sections_changed.begin(), sections_changed.end(), name) != sections_changed.end();
 }
 
 std::string ConfigDiff::summary() const {
@@ -106,6 +125,11 @@ std::string ConfigDiff::summary() const {
   section("policies", "policies.", policies_added, policies_removed, policies_changed);
   if (rules_changed) parts.emplace_back("rules changed");
   if (daemon_changed) parts.emplace_back("daemon changed");
+  if (!sections_changed.empty()) {
+    std::string s = "sections:";
+    for (const auto& n : sections_changed) s += " ~" + n;
+    parts.push_back(s);
+  }
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
   return out;

@@ -187,7 +187,7 @@ TEST(Editor, KeepsCrlfLineEndings) {
 
 TEST(Editor, BrokenFileIsNotEdited) {
   EXPECT_EQ(err(set_value("[links.wan1\n", kPath, {"links", "wan1"}, "metered", "true")),
-            "cfg.toml:1:12: Error while parsing table header: expected ']', saw '\\n' (fix the file before editing it)");
+            "cfg.toml:1:12: syntax error in a table header: Error while parsing table header: expected ']', saw '\\n' (fix the file before editing it)");
 }
 
 TEST(Editor, SetValuesValidatesOnlyTheEnd) {
@@ -308,7 +308,8 @@ TEST(Editor, AddAndRemovePolicy) {
   // Rules still use it: the removal is refused.
   EXPECT_EQ(err(remove_policy(kFile, kPath, "default")),
             "the change would make the configuration invalid, nothing was changed: cfg.toml:28:10: "
-            "rules[0].policy: policy 'default' does not exist (no policies are defined)");
+            "rules[0].policy: policy 'default' does not exist (no policies are defined)\n"
+            "cfg.toml:33:10: rules[1].policy: policy 'default' does not exist (no policies are defined)");
   EXPECT_EQ(err(set_policy_members(kFile, kPath, "nope", {{"wan1", 1, 1}})), "policy 'nope' does not exist");
 }
 

@@ -36,6 +36,9 @@ std::ostream& operator<<(std::ostream& os, const BadCase& c) { return os << c.na
 
 class BadConfig : public ::testing::TestWithParam<BadCase> {};
 
+// Every error of the file is reported at once: the case's error must be one
+// of them, at its exact position (the fragments are often incomplete
+// configurations, so other errors may come with it).
 TEST_P(BadConfig, FailsAtExactPositionWithMessage) {
   const BadCase& c = GetParam();
   try {
@@ -43,22 +46,28 @@ TEST_P(BadConfig, FailsAtExactPositionWithMessage) {
     FAIL() << "expected a ConfigError for:\n" << c.text;
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.file(), "bad.toml");
-    EXPECT_EQ(e.message(), c.message);
-    EXPECT_EQ(e.line(), c.line) << e.what();
-    EXPECT_EQ(e.column(), c.column) << e.what();
-    EXPECT_EQ(std::string(e.what()),
-              "bad.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": " + c.message);
+    const ConfigIssue* found = nullptr;
+    for (const auto& i : e.errors()) {
+      if (i.message == c.message) found = &i;
+    }
+    ASSERT_NE(found, nullptr) << "missing: " << c.message << "\ngot:\n" << e.what();
+    EXPECT_EQ(found->file, "bad.toml");
+    EXPECT_EQ(found->line, c.line) << e.what();
+    EXPECT_EQ(found->column, c.column) << e.what();
+    std::string line = "bad.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": " + c.message;
+    EXPECT_NE(std::string(e.what()).find(line), std::string::npos) << e.what();
   }
 }
 
 const BadCase kBadCases[] = {
     // ---- TOML syntax: toml++'s own position and words ----
     {"syntax_unterminated_string", "[daemon]\nlog_level = \"info\n", 2, 18,
-     "Error while parsing string: unescaped control characters other than TAB (U+0009) are explicitly prohibited"},
+     "daemon.log_level: syntax error in [daemon]: Error while parsing string: unescaped control characters other than TAB (U+0009) are explicitly prohibited"},
     {"syntax_unclosed_header", "[links.wan1\nkind = 1\n", 1, 12,
-     "Error while parsing table header: expected ']', saw '\\n'"},
+     "syntax error in a table header: Error while parsing table header: expected ']', saw '\\n'"},
     {"syntax_duplicate_key", "[daemon]\nlog_level = \"a\"\nlog_level = \"b\"\n", 3, 13,
-     "Error while parsing key-value pair: cannot redefine existing string 'log_level'"},
+     "daemon.log_level: syntax error in [daemon]: Error while parsing key-value pair: cannot redefine existing string "
+     "'log_level'"},
 
     // ---- unknown keys, with a suggestion when one is close ----
     {"unknown_section", "[daemonn]\nlog_level = \"info\"\n", 1, 2, "daemonn: unknown key (did you mean 'daemon'?)"},

@@ -10,6 +10,7 @@ namespace {
 
 using K = ValueKind;
 
+// Root keys of the core; module sections (config/section.h) come on top.
 constexpr KeySpec kRoot[] = {
     {"daemon", K::table}, {"links", K::table}, {"policies", K::table}, {"rules", K::table_array}};
 
@@ -17,7 +18,7 @@ constexpr KeySpec kDaemon[] = {
     {"socket", K::string},        {"socket_group", K::string},  {"state_dir", K::string},
     {"hooks_dir", K::string},     {"hook_timeout", K::duration}, {"log_level", K::string},
     {"table_base", K::integer},   {"fwmark_base", K::integer},  {"fwmark_mask", K::integer},
-    {"rule_priority_base", K::integer}};
+    {"rule_priority_base", K::integer}, {"fail_closed", K::boolean}};
 
 constexpr KeySpec kLink[] = {
     {"kind", K::string},          {"interface", K::string}, {"gateway", K::string},
@@ -31,12 +32,13 @@ constexpr KeySpec kProbe[] = {
     {"method", K::string},          {"targets", K::string_list},   {"reliability", K::integer},
     {"interval", K::duration},      {"fast_interval", K::duration}, {"timeout", K::duration_or_auto},
     {"down_after", K::integer},     {"up_after", K::integer},      {"http_path", K::string},
-    {"dns_name", K::string}};
+    {"dns_name", K::string},        {"source", K::string}};
 
 constexpr KeySpec kQuality[] = {
     {"max_latency", K::duration}, {"max_loss", K::number}, {"max_jitter", K::duration}, {"recover_ratio", K::number}};
 
-constexpr KeySpec kPolicy[] = {{"mode", K::string}, {"members", K::members}, {"last_resort", K::string}};
+constexpr KeySpec kPolicy[] = {
+    {"mode", K::string}, {"members", K::members}, {"last_resort", K::string}, {"private", K::boolean}};
 
 constexpr KeySpec kMember[] = {{"link", K::string}, {"tier", K::integer}, {"weight", K::integer}};
 
@@ -86,14 +88,14 @@ const KeySpec* find_key(Section s, std::string_view key) {
   return nullptr;
 }
 
-std::string closest_key(Section s, std::string_view unknown) {
+std::string closest_name(std::string_view unknown, std::span<const std::string_view> names) {
   std::string best;
   size_t best_d = SIZE_MAX;
-  for (const auto& k : keys_of(s)) {
-    size_t d = edit_distance(unknown, k.name);
+  for (auto name : names) {
+    size_t d = edit_distance(unknown, name);
     if (d < best_d) {
       best_d = d;
-      best = std::string(k.name);
+      best = std::string(name);
     }
   }
   // Close enough to be a typo: at most 2 edits, or a third of the word for long keys.
@@ -101,24 +103,41 @@ std::string closest_key(Section s, std::string_view unknown) {
   if (best_d <= limit) return best;
   // An abbreviation ("src", "dst_port"): its letters appear in order in the key.
   if (unknown.size() >= 3) {
-    for (const auto& k : keys_of(s)) {
+    for (auto name : names) {
       size_t i = 0;
-      for (char c : k.name) {
+      for (char c : name) {
         if (i < unknown.size() && unknown[i] == c) ++i;
       }
-      if (i == unknown.size()) return std::string(k.name);
+      if (i == unknown.size()) return std::string(name);
     }
   }
   return std::string();
 }
 
-std::string known_keys(Section s) {
+std::string join_names(std::span<const std::string_view> names) {
   std::string out;
-  for (const auto& k : keys_of(s)) {
+  for (auto n : names) {
     if (!out.empty()) out += ", ";
-    out += k.name;
+    out += n;
   }
   return out;
 }
+
+std::string unknown_key_message(std::string_view unknown, std::span<const std::string_view> names) {
+  std::string hint = closest_name(unknown, names);
+  return hint.empty() ? "unknown key (known keys: " + join_names(names) + ")" : "unknown key (did you mean '" + hint + "'?)";
+}
+
+namespace {
+std::vector<std::string_view> names_of(Section s) {
+  std::vector<std::string_view> out;
+  for (const auto& k : keys_of(s)) out.push_back(k.name);
+  return out;
+}
+}  // namespace
+
+std::string closest_key(Section s, std::string_view unknown) { return closest_name(unknown, names_of(s)); }
+
+std::string known_keys(Section s) { return join_names(names_of(s)); }
 
 }  // namespace uplink

@@ -1,49 +1,10 @@
 #include "config/writer.h"
 
-#include <charconv>
 #include <cstdio>
 
 #include "common/units.h"
 
 namespace uplink {
-
-std::string toml_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string toml_float(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, ec == std::errc() ? end : buf);
-  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string toml_key(std::string_view k) {
-  bool bare = !k.empty();
-  for (char c : k) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) bare = false;
-  }
-  return bare ? std::string(k) : toml_quote(k);
-}
 
 namespace {
 
@@ -81,6 +42,18 @@ class Writer {
  public:
   void line(std::string_view key, const std::string& value) { out_ += std::string(key) + " = " + value + "\n"; }
   void header(const std::string& h) { out_ += (out_.empty() ? "" : "\n") + h + "\n"; }
+  // Lines as given (a link extension's keys), each ending in a newline.
+  void lines(std::string text) {
+    if (text.empty()) return;
+    if (text.back() != '\n') text += '\n';
+    out_ += text;
+  }
+  // A block of its own (a module section), after a blank line.
+  void block(const std::string& text) {
+    if (text.empty()) return;
+    out_ += "\n";
+    lines(text);
+  }
   std::string& text() { return out_; }
 
  private:
@@ -89,7 +62,7 @@ class Writer {
 
 }  // namespace
 
-std::string to_toml(const Config& c) {
+std::string to_toml(const Config& c, bool mask_secrets) {
   Writer w;
   w.text() = "# Effective configuration of uplinkd (defaults and automatic ids filled in).\n";
   const DaemonConfig& d = c.daemon;
@@ -104,6 +77,7 @@ std::string to_toml(const Config& c) {
   w.line("fwmark_base", hex(d.fwmark_base));
   w.line("fwmark_mask", hex(d.fwmark_mask));
   w.line("rule_priority_base", std::to_string(d.rule_priority_base));
+  w.line("fail_closed", d.fail_closed ? "true" : "false");
 
   for (const auto& name : c.link_order) {
     const LinkConfig& l = c.links.at(name);
@@ -125,6 +99,7 @@ std::string to_toml(const Config& c) {
       for (const auto& p : l.private_routes) routes.push_back(p.to_string());
       if (!routes.empty()) w.line("private_routes", quoted_list(routes));
     }
+    if (l.extension) w.lines(l.extension->to_toml(mask_secrets));
     const ProbeConfig& p = l.probe;
     w.header("[" + h + ".probe]");
     w.line("method", toml_quote(to_string(p.method)));
@@ -139,6 +114,7 @@ std::string to_toml(const Config& c) {
     w.line("up_after", std::to_string(p.up_after));
     if (p.method == ProbeMethod::http) w.line("http_path", toml_quote(p.http_path));
     if (p.method == ProbeMethod::dns) w.line("dns_name", toml_quote(p.dns_name));
+    if (p.source) w.line("source", toml_quote(p.source->to_string()));
     if (l.quality) {
       const QualityConfig& q = *l.quality;
       w.header("[" + h + ".quality]");
@@ -160,6 +136,7 @@ std::string to_toml(const Config& c) {
     }
     w.line("members", members + "]");
     w.line("last_resort", toml_quote(to_string(p.last_resort)));
+    if (p.is_private) w.line("private", "true");
   }
 
   for (const auto& r : c.rules) {
@@ -174,6 +151,11 @@ std::string to_toml(const Config& c) {
     if (r.local) w.line("local", "true");
     w.line("policy", toml_quote(r.policy));
     if (r.sticky) w.line("sticky", toml_quote(format_duration(*r.sticky)));
+  }
+
+  // Module sections last: they may hold [[arrays]] and sub-tables of their own.
+  for (const auto& [name, value] : c.sections) {
+    if (value) w.block(value->to_toml(mask_secrets));
   }
   return w.text();
 }

@@ -6,16 +6,12 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "config/toml_text.h"  // toml_quote, toml_float, toml_key
 
 namespace uplink {
 
-std::string to_toml(const Config& c);
-
-// TOML basic string with escapes: toml_quote("a\"b") == "\"a\\\"b\"".
-std::string toml_quote(std::string_view s);
-// Shortest form that reads back to the same double; always a TOML float ("5.0", "0.7").
-std::string toml_float(double v);
-// A key as TOML needs it: bare when possible, quoted otherwise.
-std::string toml_key(std::string_view k);
+// Module sections and link extensions are written by their SectionValue::to_toml;
+// secrets as "***" unless mask_secrets is false (then the text reads back to an equal Config).
+std::string to_toml(const Config& c, bool mask_secrets = true);
 
 }  // namespace uplink

@@ -1,4 +1,5 @@
 #include "control/protocol.h"
+#include "control/verbs.h"
 
 namespace uplink::control {
 
@@ -84,6 +85,7 @@ const std::vector<CommandSpec>& command_specs() {
       {"reload", {}, "re-read the configuration file and apply it atomically"},
       {"events", {{"follow", F::boolean, false}}, "recent events; follow=true streams new ones"},
       {"metrics", {}, "Prometheus text exposition"},
+      {"verbs", {}, "the verbs modules registered, with usage and help"},
   };
   return specs;
 }
@@ -111,7 +113,7 @@ bool Request::flag(std::string_view field) const {
   return it != args.end() && it->is_boolean() && it->get<bool>();
 }
 
-Result<Request> parse_request(std::string_view line) {
+Result<Request> parse_request(std::string_view line, const VerbRegistry* verbs) {
   if (line.size() > kMaxRequestBytes) {
     return make_error("request too large: more than " + std::to_string(kMaxRequestBytes) + " bytes");
   }
@@ -123,6 +125,7 @@ Result<Request> parse_request(std::string_view line) {
   if (!cmd->is_string()) return make_error("invalid request: field \"cmd\" must be a string");
   std::string name = cmd->get<std::string>();
   const CommandSpec* spec = find_command(name);
+  if (!spec && verbs) spec = verbs->spec(name);
   if (!spec) return make_error("unknown command '" + name + "'");
   for (const auto& f : spec->fields) {
     auto it = j.find(f.name);

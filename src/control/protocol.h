@@ -75,8 +75,10 @@ struct Request {
   bool flag(std::string_view field) const;  // absent = false
 };
 
-// Parses and validates one request line (without the newline).
-Result<Request> parse_request(std::string_view line);
+class VerbRegistry;  // verbs.h: the commands modules register
+// Parses and validates one request line (without the newline) against the
+// core commands and, when given, the verbs modules registered.
+Result<Request> parse_request(std::string_view line, const VerbRegistry* verbs = nullptr);
 
 // Encoders; each returns one complete line including '\n'. Invalid UTF-8 in
 // strings is replaced, never thrown on: a reply must always go out.

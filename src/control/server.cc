@@ -156,7 +156,7 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
   }
 
   void handle_line(const std::string& line) {
-    auto req = parse_request(line);
+    auto req = parse_request(line, server_.opts_.verbs);
     if (!req) {
       logger()->debug("connection {}: {}", id_, req.error().message);
       send(encode_error(req.error().message));

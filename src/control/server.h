@@ -37,6 +37,7 @@ struct ServerOptions {
   Duration read_timeout = 5s;              // to deliver one complete request line
   size_t max_connections = 64;
   size_t max_queued_bytes = 1 << 20;       // per connection; a follower above it is dropped
+  const class VerbRegistry* verbs = nullptr;  // module verbs accepted besides the core commands
 };
 
 // What the daemon answers to one request.

@@ -146,12 +146,20 @@ Reply ControlHandler::handle(const Request& req) {
   if (cmd == "events") {
     if (req.flag("follow")) return Reply::follow(Json{{"following", true}});
     Json arr = Json::array();
-    for (const auto& e : daemon_.events().recent()) arr.push_back(event_json(e));
+    for (const auto& r : daemon_.events().recent()) arr.push_back(r.json);
     return Reply::success(arr);
   }
   if (cmd == "metrics") {
     return Reply::success(Json{{"text", metrics_text(daemon_, metrics_extra_ ? metrics_extra_() : "")}});
   }
+  if (cmd == "verbs") {
+    Json arr = Json::array();
+    for (const auto& [n, v] : daemon_.verbs().all())
+      arr.push_back(Json{{"name", n}, {"usage", v.usage}, {"help", v.help}, {"owner", v.owner},
+                         {"changes_state", v.changes_state}});
+    return Reply::success(arr);
+  }
+  if (const control::Verb* v = daemon_.verbs().find(cmd)) return v->handler(req);
   // parse_request() only lets known commands through; this is a missing case here.
   return Reply::failure("command '" + cmd + "' is not implemented by this daemon");
 }

@@ -16,7 +16,7 @@ class HandlerTest : public ::testing::Test {
     daemon_ = std::make_unique<Daemon>(time_, file_.load());
     ASSERT_TRUE(daemon_->start());
     handler_ = std::make_unique<ControlHandler>(*daemon_);
-    daemon_->events().subscribe([this](const LinkEvent& e) { events_.push_back(event_json(e)); });
+    daemon_->events().subscribe<LinkEvent>([this](const LinkEvent& e) { events_.push_back(event_json(e)); });
   }
   control::Reply call(const std::string& line) {
     auto req = control::parse_request(line);
@@ -58,7 +58,7 @@ TEST_F(HandlerTest, StatusHasTheContractFields) {
 }
 
 TEST_F(HandlerTest, QualityNumbersAppearWhenMeasured) {
-  daemon_->report_link_quality("wan1", LinkQuality{12.5, 0.75, 0.0});
+  daemon_->link_table().report_quality("wan1", LinkQuality{12.5, 0.75, 0.0});
   auto r = call(R"({"cmd":"links"})");
   EXPECT_EQ(r.result[0]["latency_ms"], 12.5);
   EXPECT_EQ(r.result[0]["jitter_ms"], 0.75);
@@ -186,20 +186,22 @@ TEST_F(HandlerTest, EventsHistoryAndFollow) {
 }
 
 TEST_F(HandlerTest, EventsHistoryHoldsPolicyEventsInOrder) {
-  daemon_->report_link_state("wan1", LinkState::up, "probes_ok");
-  daemon_->report_policy_change("default", {}, {"wan1"}, "wan1 up");
+  daemon_->link_table().report_verdict("wan1", LinkState::up, "probes_ok");
+  daemon_->events().publish(PolicyEvent{time_.wall_now(), "default", {}, {"wan1"}, "wan1 up", "wan1", "up"});
   auto h = call(R"({"cmd":"events"})");
   ASSERT_TRUE(h.ok);
   ASSERT_EQ(h.result.size(), 2u);
   EXPECT_EQ(h.result[0]["link"], "wan1");
   std::string ts = format_wall_time(time_.wall_now());
   EXPECT_EQ(h.result[1], (Json{{"ts", ts}, {"policy", "default"}, {"active_before", Json::array()},
-                               {"active", Json::array({"wan1"})}, {"reason", "wan1 up"}}));
+                               {"active", Json::array({"wan1"})}, {"reason", "wan1 up"}, {"cause_link", "wan1"},
+                               {"cause", "up"}}));
 }
 
 TEST_F(HandlerTest, MetricsCountPolicyChangesPerPolicy) {
-  daemon_->report_policy_change("default", {}, {"wan1"}, "wan1 up");
-  daemon_->report_policy_change("default", {"wan1"}, {}, "wan1 down; last_resort");
+  daemon_->events().publish(PolicyEvent{time_.wall_now(), "default", {}, {"wan1"}, "wan1 up", "wan1", "up"});
+  daemon_->events().publish(
+      PolicyEvent{time_.wall_now(), "default", {"wan1"}, {}, "wan1 down; last_resort", "wan1", "down"});
   auto r = call(R"({"cmd":"metrics"})");
   ASSERT_TRUE(r.ok);
   std::string text = r.result["text"];

@@ -1,5 +1,4 @@
 #include "daemon/daemon.h"
-#include "common/strings.h"
 
 #include <cerrno>
 #include <cstring>
@@ -21,43 +20,49 @@ std::string describe(const ConfigDiff& d) { return d.empty() ? "no changes" : d.
 
 }  // namespace
 
-class Daemon::EventHold {
- public:
-  explicit EventHold(Daemon& d) : d_(d) { ++d_.event_holds_; }
-  ~EventHold() {
-    if (--d_.event_holds_ > 0) return;
-    std::vector<PolicyEvent> held;
-    held.swap(d_.held_events_);
-    for (auto& e : held) d_.publish_policy_event(std::move(e));
-  }
-  EventHold(const EventHold&) = delete;
-  EventHold& operator=(const EventHold&) = delete;
-
- private:
-  Daemon& d_;
-};
-
 Daemon::Daemon(TimeSource& time, Config initial, std::optional<std::string> log_level_override)
-    : time_(time), config_(std::move(initial)), log_level_override_(std::move(log_level_override)),
-      started_(time.wall_now()) {}
+    : time_(time),
+      config_(std::move(initial)),
+      log_level_override_(std::move(log_level_override)),
+      links_(time, bus_),
+      started_(time.wall_now()) {
+  services_.provide<TimeSource>(time_);
+  bus_.subscribe<PolicyEvent>([this](const PolicyEvent& e) { on_policy_event(e); });
+  bus_.subscribe<PolicyActive>([this](const PolicyActive& e) {
+    auto it = policies_.find(e.policy);
+    if (it != policies_.end()) it->second.active = e.active;
+  });
+}
+
+Daemon::~Daemon() = default;
+
+ModuleContext Daemon::context() {
+  return ModuleContext{time_, bus_, links_, verbs_, services_, [this]() -> const Config& { return config_; }};
+}
+
+Module& Daemon::add_module(std::unique_ptr<Module> m) {
+  Module& ref = *m;
+  owned_.push_back(std::move(m));
+  modules_.push_back(&ref);
+  return ref;
+}
 
 Result<void> Daemon::start() {
-  EventHold hold(*this);  // released after the policy table exists
   apply_log_level();
   Config empty;
   empty.path = config_.path;
   empty.daemon = config_.daemon;
   ConfigDiff diff = diff_configs(empty, config_);
   // Entries first: what the modules report while they apply lands in them.
-  for (const auto& name : config_.link_order) add_link_entry(name, config_.links.at(name), "startup");
+  for (const auto& name : config_.link_order) links_.add(name, config_.links.at(name).enabled, "startup");
   for (const auto& name : config_.policy_order) policies_[name] = PolicyRuntime{};
   if (auto r = apply_modules(empty, config_, diff); !r) {
-    links_.clear();
+    for (const auto& name : config_.link_order) links_.remove(name);
     policies_.clear();
     return r;
   }
-  logger()->info("started with {} ({} links, {} policies, {} rules)", config_.path, config_.links.size(),
-                 config_.policies.size(), config_.rules.size());
+  logger()->info("started with {} ({} links, {} policies, {} rules, {} modules)", config_.path, config_.links.size(),
+                 config_.policies.size(), config_.rules.size(), modules_.size());
   return {};
 }
 
@@ -89,28 +94,31 @@ Result<void> Daemon::apply_modules(const Config& from, const Config& to, const C
 }
 
 Result<ConfigDiff> Daemon::apply_config(Config next) {
-  EventHold hold(*this);  // released after commit(): link events of the apply come first
   ConfigDiff diff = diff_configs(config_, next);
   if (diff.empty()) {
     config_ = std::move(next);  // e.g. only comments changed: keep the text-equivalent config
     ++counters_.applies_ok;
     return diff;
   }
+  for (const auto& guard : guards_) {
+    if (auto g = guard(config_, next, diff); !g) {
+      ++counters_.applies_failed;
+      logger()->error("configuration change rejected: {}; the previous configuration stays in effect",
+                      g.error().message);
+      return make_error(g.error().message + "; the previous configuration stays in effect");
+    }
+  }
   // Tentative entries for what the change adds, so that reports made while
   // the modules apply land; removed again if the change is rolled back.
-  for (const auto& name : diff.links_added) add_link_entry(name, next.links.at(name), "added");
+  for (const auto& name : diff.links_added) links_.add(name, next.links.at(name).enabled, "added");
   for (const auto& name : diff.policies_added) policies_[name] = PolicyRuntime{};
   if (auto r = apply_modules(config_, next, diff); !r) {
-    for (const auto& name : diff.links_added) links_.erase(name);
+    for (const auto& name : diff.links_added) links_.remove(name);
     for (const auto& name : diff.policies_added) policies_.erase(name);
     ++counters_.applies_failed;
     logger()->error("configuration change rejected ({}): {}; the previous configuration stays in effect",
                     diff.summary(), r.error().message);
     return make_error(r.error().message + "; the previous configuration stays in effect");
-  }
-  if (diff.daemon_changed && next.daemon.socket != config_.daemon.socket) {
-    logger()->warn("daemon.socket changed to {}: takes effect at the next restart (still listening on {})",
-                   next.daemon.socket, config_.daemon.socket);
   }
   commit(std::move(next), diff);
   ++counters_.applies_ok;
@@ -119,40 +127,22 @@ Result<ConfigDiff> Daemon::apply_config(Config next) {
 }
 
 void Daemon::commit(Config next, const ConfigDiff& diff) {
-  for (const auto& name : diff.links_removed) links_.erase(name);
-  // Added links and policies have their entries since before the apply.
-  for (const auto& name : diff.links_changed) {
-    const LinkConfig& before = config_.links.at(name);
-    const LinkConfig& after = next.links.at(name);
-    if (before.enabled == after.enabled) continue;
-    LinkRuntime& rt = links_[name];
-    // Enabling starts from unknown: the link monitor decides up/down afresh.
-    transition(name, rt, after.enabled ? LinkState::unknown : LinkState::disabled, "admin");
-    rt.quality = {};
-  }
+  for (const auto& name : diff.links_removed) links_.remove(name);
   for (const auto& name : diff.policies_removed) policies_.erase(name);
   // An active member that no longer exists cannot carry traffic.
   for (auto& [pname, prt] : policies_) {
     std::erase_if(prt.active, [&](const std::string& l) { return !next.links.count(l); });
   }
+  std::vector<std::pair<std::string, bool>> admin;
+  for (const auto& name : diff.links_changed) {
+    const LinkConfig& before = config_.links.at(name);
+    const LinkConfig& after = next.links.at(name);
+    if (before.enabled != after.enabled) admin.emplace_back(name, after.enabled);
+  }
   config_ = std::move(next);
   apply_log_level();
-}
-
-void Daemon::add_link_entry(const std::string& name, const LinkConfig& lc, const std::string& reason) {
-  links_[name] = LinkRuntime{lc.enabled ? LinkState::unknown : LinkState::disabled, time_.wall_now(),
-                             lc.enabled ? reason : "admin", {}, 0};
-}
-
-void Daemon::transition(const std::string& link, LinkRuntime& rt, LinkState to, const std::string& reason) {
-  if (rt.state == to) return;
-  LinkEvent ev{time_.wall_now(), link, rt.state, to, reason};
-  logger()->info("state-change: [{}] {} -> {} reason: {}", link, to_string(rt.state), to_string(to), reason);
-  rt.state = to;
-  rt.since = ev.ts;
-  rt.reason = reason;
-  ++rt.transitions;
-  events_.publish(ev);
+  // Last: subscribers of the link event (routing) see the committed configuration.
+  for (const auto& [name, enabled] : admin) links_.set_enabled(name, enabled);
 }
 
 void Daemon::apply_log_level() {
@@ -214,40 +204,11 @@ Result<ConfigDiff> Daemon::edit_config(const TextEdit& edit) {
   return applied;
 }
 
-void Daemon::report_link_state(const std::string& link, LinkState state, const std::string& reason) {
-  auto it = links_.find(link);
-  if (it == links_.end()) return;
-  if (it->second.state == LinkState::disabled) return;  // the administrator's word wins
-  if (state == LinkState::disabled) return;             // only the administrator disables
-  transition(link, it->second, state, reason);
-}
-
-void Daemon::report_link_quality(const std::string& link, const LinkQuality& quality) {
-  auto it = links_.find(link);
-  if (it != links_.end()) it->second.quality = quality;
-}
-
-void Daemon::report_policy_active(const std::string& policy, std::vector<std::string> active) {
-  auto it = policies_.find(policy);
-  if (it != policies_.end()) it->second.active = std::move(active);
-}
-
-void Daemon::report_policy_change(const std::string& policy, std::vector<std::string> before,
-                                  std::vector<std::string> after, std::string reason) {
-  PolicyEvent e{time_.wall_now(), policy, std::move(before), std::move(after), std::move(reason)};
-  if (event_holds_ > 0) {
-    held_events_.push_back(std::move(e));
-    return;
-  }
-  publish_policy_event(std::move(e));
-}
-
-void Daemon::publish_policy_event(PolicyEvent e) {
-  // The policy engine logs the change itself; this line adds why.
-  logger()->debug("policy-event: [{}] {} -> {} reason: {}", e.policy, join(e.active_before, "-"), join(e.active, "-"), e.reason);
+void Daemon::on_policy_event(const PolicyEvent& e) {
   auto it = policies_.find(e.policy);
-  if (it != policies_.end()) ++it->second.changes;  // a removed policy has no counter left
-  events_.publish(Event(std::move(e)));
+  if (it == policies_.end()) return;  // a removed policy has no entry left
+  it->second.active = e.active;
+  ++it->second.changes;
 }
 
 }  // namespace uplink

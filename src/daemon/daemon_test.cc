@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
+#include "core/testing/bus_recorder.h"
 #include "daemon/test_support.h"
 
 namespace uplink {
 namespace {
 
+using testing::BusRecorder;
 using testing::ScriptedModule;
 using testing::TempConfig;
 
@@ -19,7 +21,7 @@ class DaemonTest : public ::testing::Test {
     daemon_->add_module(second_);
     auto r = daemon_->start();
     ASSERT_TRUE(r) << r.error().message;
-    daemon_->events().subscribe([this](const LinkEvent& e) { events_.push_back(e); });
+    daemon_->events().subscribe<LinkEvent>([this](const LinkEvent& e) { events_.push_back(e); });
   }
   std::string replaced(const std::string& from, const std::string& to) {
     std::string text = file_.read();
@@ -107,8 +109,8 @@ Config with_wan3_and_backup(const Config& base) {
 TEST_F(DaemonTest, ReportsMadeWhileApplyingLandForAddedLinksAndPolicies) {
   first_.on_apply = [this](const Config& c) {
     if (!c.links.count("wan3")) return;
-    daemon_->report_link_state("wan3", LinkState::down, "interface_gone");
-    daemon_->report_policy_active("backup", {"wan3"});
+    daemon_->link_table().report_verdict("wan3", LinkState::down, "interface_gone");
+    daemon_->events().publish(PolicyActive{"backup", {"wan3"}});
   };
   ASSERT_TRUE(daemon_->apply_config(with_wan3_and_backup(daemon_->config())));
   EXPECT_EQ(daemon_->links().at("wan3").state, LinkState::down);
@@ -135,19 +137,28 @@ TEST_F(DaemonTest, NoChangeDoesNotTouchModules) {
 }
 
 TEST_F(DaemonTest, MonitorReportsAreIgnoredForDisabledLinks) {
-  daemon_->report_link_state("wan1", LinkState::up, "probes_ok");
-  daemon_->report_link_state("wan2", LinkState::up, "probes_ok");
-  daemon_->report_link_state("nope", LinkState::up, "probes_ok");
+  daemon_->link_table().report_verdict("wan1", LinkState::up, "probes_ok");
+  daemon_->link_table().report_verdict("wan2", LinkState::up, "probes_ok");
+  daemon_->link_table().report_verdict("nope", LinkState::up, "probes_ok");
   EXPECT_EQ(daemon_->links().at("wan1").state, LinkState::up);
   EXPECT_EQ(daemon_->links().at("wan2").state, LinkState::disabled);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].reason, "probes_ok");
-  daemon_->report_link_state("wan1", LinkState::up, "probes_ok");  // no change, no event
+  daemon_->link_table().report_verdict("wan1", LinkState::up, "probes_ok");  // no change, no event
   EXPECT_EQ(events_.size(), 1u);
 }
 
+TEST_F(DaemonTest, QualityReportsLandInTheLinkEntry) {
+  daemon_->link_table().report_quality("wan1", LinkQuality{12.5, 0.75, 0.0});
+  ASSERT_TRUE(daemon_->links().at("wan1").quality.latency_ms.has_value());
+  EXPECT_EQ(*daemon_->links().at("wan1").quality.latency_ms, 12.5);
+  EXPECT_TRUE(events_.empty()) << "quality alone is no transition";
+  EXPECT_EQ(daemon_->events().published("link_quality"), 1u);
+  EXPECT_EQ(daemon_->events().streamed(), 0u);
+}
+
 TEST_F(DaemonTest, RemovedLinkLeavesPolicyActiveList) {
-  daemon_->report_policy_active("default", {"wan1", "wan2"});
+  daemon_->events().publish(PolicyActive{"default", {"wan1", "wan2"}});
   Config next = daemon_->config();
   next.links.erase("wan2");
   std::erase(next.link_order, "wan2");
@@ -157,71 +168,108 @@ TEST_F(DaemonTest, RemovedLinkLeavesPolicyActiveList) {
   EXPECT_FALSE(daemon_->links().count("wan2"));
 }
 
-// "link wan1 disabled (admin)" / "policy default wan1 -> - (wan1 disabled)".
-std::string describe(const Event& e) {
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-    return s.empty() ? std::string("-") : s;
-  };
-  if (const auto* l = std::get_if<LinkEvent>(&e))
-    return "link " + l->link + " " + std::string(to_string(l->to)) + " (" + l->reason + ")";
-  const auto& p = std::get<PolicyEvent>(e);
-  return "policy " + p.policy + " " + join(p.active_before) + " -> " + join(p.active) + " (" + p.reason + ")";
+PolicyEvent policy_event(TimeSource& time, std::string policy, std::vector<std::string> before,
+                         std::vector<std::string> after, std::string reason) {
+  return PolicyEvent{time.wall_now(), std::move(policy), std::move(before), std::move(after), std::move(reason), "", ""};
 }
 
 TEST_F(DaemonTest, PolicyChangeBecomesAnEventAndCountsPerPolicy) {
-  std::vector<Event> all;
-  daemon_->events().subscribe_all([&](const Event& e) { all.push_back(e); });
+  BusRecorder bus(daemon_->events());
   time_.advance(std::chrono::seconds(2));
-  daemon_->report_policy_change("default", {}, {"wan1"}, "wan1 up");
-  ASSERT_EQ(all.size(), 1u);
-  const auto& p = std::get<PolicyEvent>(all[0]);
-  EXPECT_EQ(p.ts, time_.wall_now());
-  EXPECT_EQ(describe(all[0]), "policy default - -> wan1 (wan1 up)");
-  EXPECT_TRUE(events_.empty()) << "link-only subscribers do not see policy events";
+  daemon_->events().publish(policy_event(time_, "default", {}, {"wan1"}, "wan1 up"));
+  ASSERT_EQ(bus.stream.size(), 1u);
+  EXPECT_EQ(bus.stream[0].topic, "policy");
+  EXPECT_EQ(bus.stream[0].json["ts"], format_wall_time(time_.wall_now()));
+  EXPECT_EQ(bus.order, std::vector<std::string>{"policy default - -> wan1 (wan1 up)"});
+  EXPECT_TRUE(events_.empty()) << "link subscribers do not see policy events";
   EXPECT_EQ(daemon_->policies().at("default").changes, 1u);
+  EXPECT_EQ(daemon_->policies().at("default").active, std::vector<std::string>{"wan1"});
   EXPECT_EQ(daemon_->events().recent().size(), 1u);
-  daemon_->report_policy_change("gone", {"wan1"}, {}, "removed");  // no such policy: an event, no counter
-  EXPECT_EQ(all.size(), 2u);
+  daemon_->events().publish(policy_event(time_, "gone", {"wan1"}, {}, "removed"));  // no such policy: an event, no counter
+  EXPECT_EQ(bus.stream.size(), 2u);
   EXPECT_EQ(daemon_->policies().at("default").changes, 1u);
+  EXPECT_EQ(daemon_->policies().count("gone"), 0u);
 }
 
-TEST_F(DaemonTest, PolicyEventsOfAnApplyFollowItsLinkEvents) {
-  // Like routing: while the modules apply a disable, the link leaves the policy.
-  second_.on_apply = [this](const Config& next) {
-    if (!next.links.at("wan1").enabled)
-      daemon_->report_policy_change("default", {"wan1"}, {}, "wan1 disabled; last_resort");
+TEST_F(DaemonTest, PolicyActiveSetsTheActiveListWithoutCountingAChange) {
+  daemon_->events().publish(PolicyActive{"default", {"wan1"}});
+  EXPECT_EQ(daemon_->policies().at("default").active, std::vector<std::string>{"wan1"});
+  EXPECT_EQ(daemon_->policies().at("default").changes, 0u);
+  EXPECT_EQ(daemon_->events().streamed(), 0u) << "PolicyActive is internal";
+  daemon_->events().publish(PolicyActive{"nope", {"wan1"}});
+  EXPECT_EQ(daemon_->policies().count("nope"), 0u);
+}
+
+// An administrative disable is committed after every module applied: the
+// link event comes after the apply (a module applying still sees the old
+// state), and a subscriber's reaction to it (routing's policy change) after
+// the link event.
+TEST_F(DaemonTest, AdminLinkEventComesAfterTheApplyAndItsPolicyChangeAfterIt) {
+  BusRecorder bus(daemon_->events());
+  std::vector<std::string> during;
+  second_.on_apply = [&](const Config&) {
+    during.push_back(std::string(to_string(daemon_->links().at("wan1").state)) + " after " +
+                     std::to_string(bus.link_events.size()) + " link events");
   };
-  std::vector<std::string> seen;
-  daemon_->events().subscribe_all([&](const Event& e) { seen.push_back(describe(e)); });
+  auto disable = [](std::string_view text, const std::string&) -> Result<std::string> {
+    std::string t(text);
+    t.replace(t.find("interface = \"eth1\""), 18, "interface = \"eth1\"\nenabled = false");
+    return t;
+  };
+  ASSERT_TRUE(daemon_->edit_config(disable));
+  EXPECT_EQ(during, std::vector<std::string>{"unknown after 0 link events"});
+  EXPECT_EQ(bus.order, std::vector<std::string>{"link wan1 disabled (admin)"}) << "no routing module: no policy event";
+  EXPECT_FALSE(file_.load().links.at("wan1").enabled);
+
+  // A subscriber that reacts to link events, as routing does. Whether a
+  // reader subscribed before it (`bus`) or after it (`follower`, like
+  // `uplinkctl events --follow` or hooks), it sees the cause first.
+  daemon_->events().subscribe<LinkEvent>([this](const LinkEvent& e) {
+    if (e.link != "wan1") return;
+    bool up = e.to != LinkState::disabled;
+    daemon_->events().publish(policy_event(time_, "default", up ? std::vector<std::string>{} : std::vector<std::string>{"wan1"},
+                                           up ? std::vector<std::string>{"wan1"} : std::vector<std::string>{},
+                                           up ? "wan1 up" : "wan1 disabled; last_resort"));
+  });
+  BusRecorder follower(daemon_->events());
+  bus.clear();
   Config next = daemon_->config();
+  next.links["wan1"].enabled = true;
+  ASSERT_TRUE(daemon_->apply_config(next));
   next.links["wan1"].enabled = false;
   ASSERT_TRUE(daemon_->apply_config(next));
-  EXPECT_EQ(seen, (std::vector<std::string>{"link wan1 disabled (admin)",
-                                            "policy default wan1 -> - (wan1 disabled; last_resort)"}));
-  EXPECT_EQ(daemon_->policies().at("default").changes, 1u);
-  // Outside an apply, nothing is held.
-  daemon_->report_policy_change("default", {}, {"wan2"}, "wan2 up");
-  EXPECT_EQ(seen.size(), 3u);
+  const std::vector<std::string> want{"link wan1 unknown (admin)", "policy default - -> wan1 (wan1 up)",
+                                      "link wan1 disabled (admin)",
+                                      "policy default wan1 -> - (wan1 disabled; last_resort)"};
+  EXPECT_EQ(bus.order, want);
+  EXPECT_EQ(follower.order, want);
+  std::vector<std::string> stream;
+  for (const auto& r : follower.stream) stream.push_back(r.topic);
+  EXPECT_EQ(stream, (std::vector<std::string>{"link", "policy", "link", "policy"}));
+  std::vector<std::string> history;
+  for (const auto& r : daemon_->events().recent()) history.push_back(r.topic);
+  EXPECT_EQ(history, (std::vector<std::string>{"link", "link", "policy", "link", "policy"}));
+  EXPECT_EQ(daemon_->policies().at("default").changes, 2u);
+  EXPECT_TRUE(daemon_->policies().at("default").active.empty());
 }
 
 TEST_F(DaemonTest, PolicyEventsOfAFailedApplyAreStillPublished) {
   // The kernel did move (and moved back in the rollback): the stream says so.
   first_.on_apply = [this](const Config& next) {
     bool disabled = !next.links.at("wan1").enabled;
-    daemon_->report_policy_change("default", disabled ? std::vector<std::string>{"wan1"} : std::vector<std::string>{},
-                                  disabled ? std::vector<std::string>{} : std::vector<std::string>{"wan1"},
-                                  disabled ? "wan1 disabled; last_resort" : "wan1 up");
+    daemon_->events().publish(policy_event(time_, "default",
+                                           disabled ? std::vector<std::string>{"wan1"} : std::vector<std::string>{},
+                                           disabled ? std::vector<std::string>{} : std::vector<std::string>{"wan1"},
+                                           disabled ? "wan1 disabled; last_resort" : "wan1 up"));
   };
   second_.fail_next = true;
-  std::vector<std::string> seen;
-  daemon_->events().subscribe_all([&](const Event& e) { seen.push_back(describe(e)); });
+  BusRecorder bus(daemon_->events());
   Config next = daemon_->config();
   next.links["wan1"].enabled = false;
   ASSERT_FALSE(daemon_->apply_config(next));
-  EXPECT_EQ(seen, (std::vector<std::string>{"policy default wan1 -> - (wan1 disabled; last_resort)",
-                                            "policy default - -> wan1 (wan1 up)"}));
+  EXPECT_EQ(bus.order, (std::vector<std::string>{"policy default wan1 -> - (wan1 disabled; last_resort)",
+                                                 "policy default - -> wan1 (wan1 up)"}));
+  EXPECT_EQ(daemon_->links().at("wan1").state, LinkState::unknown) << "no admin transition for a rejected change";
 }
 
 TEST_F(DaemonTest, ReloadAppliesTheFile) {

@@ -18,23 +18,22 @@
 #include "control/server.h"
 #include "daemon/control_handler.h"
 #include "daemon/daemon.h"
-#include "daemon/monitor_module.h"
+#include "daemon/modules.h"
 #include "daemon/notifier.h"
-#include "daemon/routing_module.h"
 #include "daemon/views.h"
-#include "daemon/wiring.h"
 #include "net/conntrack_flusher.h"
+#include "net/kernel_objects.h"
 #include "net/libnftables.h"
 #include "net/libnl_monitor.h"
 #include "net/libnl_netlink.h"
 #include "net/nft_monitor.h"
-#include "policy/hooks.h"
 #include "probe/prober_factory.h"
 
 namespace uplink {
 namespace {
 
 int check_config(const std::string& file) {
+  register_module_configs();
   try {
     load_config_file(file);
   } catch (const ConfigError& e) {
@@ -72,6 +71,7 @@ std::string status_line(const Daemon& d) {
 int run_daemon(const std::string& file, const std::optional<std::string>& log_level) {
   auto log = get_logger("daemon");
   if (log_level) set_log_level(*log_level);
+  register_module_configs();
   Config config;
   try {
     config = load_config_file(file);
@@ -114,20 +114,29 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   }
   LibnlMonitor netlink_events(io);
   LibmnlNftMonitor nft_events(io);
-  // hooks_dir and hook_timeout are read once: a reload that changes them takes effect at the next start.
-  ProcessHookRunner hooks(io, time, config.daemon.hooks_dir, config.daemon.hook_timeout);
+  KernelObjects kernel_objects;
   probe::RealProberFactory probers(io);
 
   Daemon daemon(time, std::move(config), log_level);
-  RoutingModule routing(time, RoutingKernel{**netlink, netlink_events, **nft, **conntrack, hooks, &nft_events}, daemon);
-  MonitorModule monitor(time, probers, daemon,
-                        [&nl = **netlink](const std::string& ifname) { return read_interface_status(nl, ifname); });
-  connect_modules(monitor, routing);
-  connect_policy_events(routing, daemon);
-  // Routing first: a link's table and fwmark rule exist before its first
-  // probe; on stop the daemon goes in reverse (probes stop, then cleanup).
-  daemon.add_module(routing);
-  daemon.add_module(monitor);
+  // What modules may ask for (core/module.h); each takes only what it uses.
+  Services& services = daemon.services();
+  services.provide(io);
+  services.provide<Netlink>(**netlink);
+  services.provide<NetlinkMonitor>(netlink_events);
+  services.provide<Nftables>(**nft);
+  services.provide<Conntrack>(**conntrack);
+  services.provide<NftChangeMonitor>(nft_events);
+  services.provide(kernel_objects);
+  services.provide<probe::ProberFactory>(probers);
+  ModuleContext ctx = daemon.context();
+  for (const auto& spec : builtin_modules()) daemon.add_module(spec.create(ctx));
+  // The socket is bound once; moving it needs a restart (said, not ignored).
+  daemon.add_guard([](const Config& cur, const Config& next, const ConfigDiff&) -> Result<void> {
+    if (next.daemon.socket != cur.daemon.socket || next.daemon.socket_group != cur.daemon.socket_group)
+      return make_error("daemon.socket and daemon.socket_group cannot change while uplinkd runs (listening on " +
+                        cur.daemon.socket + "); restart uplinkd to move the control socket");
+    return {};
+  });
   std::optional<gid_t> group;
   if (!daemon.config().daemon.socket_group.empty()) {
     auto g = control::lookup_group(daemon.config().daemon.socket_group);
@@ -144,13 +153,14 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   control::ServerOptions opts;
   opts.path = daemon.config().daemon.socket;
   opts.group = group;
+  opts.verbs = &daemon.verbs();
   control::ControlServer server(io, time, handler, peers, opts);
   handler.set_metrics_extra([&server] {
     return "# HELP uplink_control_connections Open control-socket connections.\n"
            "# TYPE uplink_control_connections gauge\n"
            "uplink_control_connections " + std::to_string(server.connections()) + "\n";
   });
-  daemon.events().subscribe_all([&server](const Event& e) { server.publish(event_json(e)); });
+  daemon.events().subscribe_stream([&server](const StreamRecord& r) { server.publish(r.json); });
   // The control socket first: it is also the single-instance lock (a live
   // socket means another uplinkd runs here), so a second instance never
   // touches the kernel state the first one programs.

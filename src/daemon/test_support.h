@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/loader.h"
-#include "daemon/module.h"
+#include "core/module.h"
 
 namespace uplink::testing {
 

@@ -45,27 +45,7 @@ std::string number(double v) {
 
 }  // namespace
 
-Json event_json(const LinkEvent& e) {
-  return Json{{"ts", format_wall_time(e.ts)},
-              {"link", e.link},
-              {"from", std::string(to_string(e.from))},
-              {"to", std::string(to_string(e.to))},
-              {"reason", e.reason}};
-}
-
-Json event_json(const PolicyEvent& e) {
-  return Json{{"ts", format_wall_time(e.ts)},
-              {"policy", e.policy},
-              {"active_before", e.active_before},
-              {"active", e.active},
-              {"reason", e.reason}};
-}
-
-Json event_json(const Event& e) {
-  return std::visit([](const auto& ev) { return event_json(ev); }, e);
-}
-
-Json link_json(const LinkConfig& c, const LinkRuntime& rt) {
+Json link_json(const LinkConfig& c, const LinkEntry& rt) {
   return Json{{"name", c.name},
               {"kind", std::string(to_string(c.kind))},
               {"interface", c.interface},
@@ -82,7 +62,7 @@ Json link_json(const LinkConfig& c, const LinkRuntime& rt) {
               {"enabled", c.enabled}};
 }
 
-Json link_detail_json(const LinkConfig& c, const LinkRuntime& rt) {
+Json link_detail_json(const LinkConfig& c, const LinkEntry& rt) {
   Json j = link_json(c, rt);
   Json targets = Json::array();
   for (const auto& t : c.probe.targets) targets.push_back(t.original.empty() ? t.address.to_string() : t.original);
@@ -217,8 +197,8 @@ std::string metrics_text(const Daemon& d, const std::string& extra) {
   help("uplink_config_edits_total", "counter", "Configuration edits through uplinkctl by result.");
   out += "uplink_config_edits_total{result=\"ok\"} " + std::to_string(c.edits_ok) + "\n";
   out += "uplink_config_edits_total{result=\"error\"} " + std::to_string(c.edits_failed) + "\n";
-  help("uplink_events_total", "counter", "Events published (link state and policy changes).");
-  out += "uplink_events_total " + std::to_string(d.events().published()) + "\n";
+  help("uplink_events_total", "counter", "Events published on the stream (link, policy and module events).");
+  out += "uplink_events_total " + std::to_string(d.events().streamed()) + "\n";
   out += extra;
   for (const Module* m : d.modules()) m->add_metrics(out);
   return out;

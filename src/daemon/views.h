@@ -12,17 +12,11 @@ namespace uplink {
 
 using Json = nlohmann::json;
 
-// {"ts","link","from","to","reason"}: exactly these keys (ARCHITECTURE.md §2).
-Json event_json(const LinkEvent& e);
-// {"ts","policy","active_before","active","reason"}; the lists are arrays of
-// link names, empty for the policy's last resort.
-Json event_json(const PolicyEvent& e);
-Json event_json(const Event& e);
 // name, kind, interface, state, since, reason, latency_ms, jitter_ms, loss_pct,
 // table (numbers or null) + fwmark, gateway, metered, enabled.
-Json link_json(const LinkConfig& c, const LinkRuntime& rt);
+Json link_json(const LinkConfig& c, const LinkEntry& rt);
 // link_json + "config": {probe, quality, cellular keys}.
-Json link_detail_json(const LinkConfig& c, const LinkRuntime& rt);
+Json link_detail_json(const LinkConfig& c, const LinkEntry& rt);
 // name, mode, active + members, last_resort.
 Json policy_json(const PolicyConfig& c, const PolicyRuntime& rt);
 Json rule_json(const RuleConfig& r);

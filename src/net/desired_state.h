@@ -32,7 +32,7 @@
 #include "config/config.h"
 #include "net/kernel_state.h"
 #include "common/marks.h"
-#include "policy/decision.h"
+#include "uplink/decision.h"
 
 namespace uplink {
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "net/fd_watch.h"
+#include "common/fd_watch.h"
 #include "net/netlink.h"
 
 struct nl_sock;

@@ -118,7 +118,10 @@ Result<std::vector<RouteEntry>> LibnlNetlink::list_default_routes() {
   for (nl_object* o = nl_cache_get_first(cache.p); o; o = nl_cache_get_next(o)) {
     auto* route = reinterpret_cast<rtnl_route*>(o);
     nl_addr* dst = rtnl_route_get_dst(route);
-    if (dst && nl_addr_get_prefixlen(dst) != 0) continue;
+    // Other prefixes only when they are ours: modules own routes for
+    // prefixes too (a tunnel's allowed IPs, a private APN's routes).
+    bool is_default = !dst || nl_addr_get_prefixlen(dst) == 0;
+    if (!is_default && rtnl_route_get_protocol(route) != kOwnedProtocol) continue;
     int type = rtnl_route_get_type(route);
     if (type != RTN_UNICAST && type != RTN_UNREACHABLE && type != RTN_BLACKHOLE) continue;
     int family = rtnl_route_get_family(route);
@@ -128,6 +131,10 @@ Result<std::vector<RouteEntry>> LibnlNetlink::list_default_routes() {
     e.route.family = family;
     e.route.table = rtnl_route_get_table(route);
     e.route.dst.addr.family = family;
+    if (!is_default) {
+      e.route.dst.addr = from_nl(dst);
+      e.route.dst.length = static_cast<int>(nl_addr_get_prefixlen(dst));
+    }
     if (type != RTN_UNICAST) {
       // IPv6 reports `dev lo` for these: not a path, left out so that the
       // read-back equals what we asked for.
@@ -289,6 +296,48 @@ Result<std::vector<AddressInfo>> LibnlNetlink::list_addresses() {
     out.push_back({rtnl_addr_get_ifindex(addr), IpPrefix{a, rtnl_addr_get_prefixlen(addr)}});
   }
   return out;
+}
+
+Result<void> LibnlNetlink::add_address(int ifindex, const IpPrefix& prefix) {
+  rtnl_addr* addr = rtnl_addr_alloc();
+  if (!addr) return make_error("netlink: adding address " + prefix.to_string() + ": out of memory");
+  struct Put {
+    rtnl_addr* a;
+    ~Put() { rtnl_addr_put(a); }
+  } put{addr};
+  NlAddr local(prefix.addr, prefix.length);
+  if (!local.p) return make_error("netlink: adding address " + prefix.to_string() + ": out of memory");
+  rtnl_addr_set_ifindex(addr, ifindex);
+  rtnl_addr_set_family(addr, prefix.addr.family);
+  if (int err = rtnl_addr_set_local(addr, local.p); err < 0)
+    return make_error("netlink: adding address " + prefix.to_string() + " failed: " + nl_error(err));
+  rtnl_addr_set_prefixlen(addr, prefix.length);
+  int err = rtnl_addr_add(sock_, addr, 0);
+  if (err < 0 && err != -NLE_EXIST)
+    return make_error("netlink: adding address " + prefix.to_string() + " to ifindex " + std::to_string(ifindex) +
+                      " failed: " + nl_error(err));
+  return {};
+}
+
+Result<void> LibnlNetlink::set_link_up(int ifindex, bool up) {
+  rtnl_link* orig = rtnl_link_alloc();
+  rtnl_link* change = rtnl_link_alloc();
+  struct Put {
+    rtnl_link* a;
+    rtnl_link* b;
+    ~Put() {
+      if (a) rtnl_link_put(a);
+      if (b) rtnl_link_put(b);
+    }
+  } put{orig, change};
+  if (!orig || !change) return make_error("netlink: setting link " + std::to_string(ifindex) + ": out of memory");
+  rtnl_link_set_ifindex(orig, ifindex);
+  if (up) rtnl_link_set_flags(change, IFF_UP);
+  else rtnl_link_unset_flags(change, IFF_UP);
+  if (int err = rtnl_link_change(sock_, orig, change, 0); err < 0)
+    return make_error("netlink: setting link " + std::to_string(ifindex) + (up ? " up" : " down") +
+                      " failed: " + nl_error(err));
+  return {};
 }
 
 }  // namespace uplink

@@ -25,6 +25,8 @@ class LibnlNetlink final : public Netlink {
   Result<void> delete_rule(const Rule& rule) override;
   Result<std::vector<LinkInfo>> list_links() override;
   Result<std::vector<AddressInfo>> list_addresses() override;
+  Result<void> add_address(int ifindex, const IpPrefix& prefix) override;
+  Result<void> set_link_up(int ifindex, bool up) override;
 
  private:
   explicit LibnlNetlink(nl_sock* sock) : sock_(sock) {}

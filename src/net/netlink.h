@@ -39,7 +39,8 @@ struct AddressInfo {
 class Netlink {
  public:
   virtual ~Netlink() = default;
-  // Default routes of every table and family (uplinkd neither owns nor learns from others).
+  // Default routes of every table and family, plus every route of ours (kOwnedProtocol) for other
+  // prefixes: modules own prefix routes too (net/kernel_objects.h).
   virtual Result<std::vector<RouteEntry>> list_default_routes() = 0;
   virtual Result<void> add_route(const Route& route) = 0;  // replaces a route with the same key
   virtual Result<void> delete_route(const Route& route) = 0;
@@ -48,6 +49,14 @@ class Netlink {
   virtual Result<void> delete_rule(const Rule& rule) = 0;
   virtual Result<std::vector<LinkInfo>> list_links() = 0;
   virtual Result<std::vector<AddressInfo>> list_addresses() = 0;
+  // Devices a module owns (a tunnel's TUN device): add an address (already
+  // present = success) and set IFF_UP. Default: unsupported.
+  virtual Result<void> add_address(int /*ifindex*/, const IpPrefix& prefix) {
+    return make_error("netlink: adding address " + prefix.to_string() + " is not supported here");
+  }
+  virtual Result<void> set_link_up(int ifindex, bool /*up*/) {
+    return make_error("netlink: setting link " + std::to_string(ifindex) + " up/down is not supported here");
+  }
 };
 
 // Kernel notifications, already decoded.

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "net/fd_watch.h"
+#include "common/fd_watch.h"
 
 struct mnl_socket;
 

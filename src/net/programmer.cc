@@ -53,20 +53,34 @@ std::string nft_full_load(const NftState& state) {
   return "table " + kTable + " {}\ndelete table " + kTable + "\n" + state.render();
 }
 
-Programmer::Programmer(Netlink& netlink, Nftables& nft, TimeSource& time, ProgrammerTuning tuning)
+Programmer::Programmer(Netlink& netlink, Nftables& nft, TimeSource& time, ProgrammerTuning tuning,
+                       KernelObjects* shared)
     : netlink_(netlink),
       nft_(nft),
       time_(time),
       tuning_(tuning),
+      shared_(shared),
       backoff_(tuning.retry_min),
       retry_timer_(time.make_timer()),
       debounce_timer_(time.make_timer()),
       verify_timer_(time.make_timer()),
-      listing_timer_(time.make_timer()) {}
+      listing_timer_(time.make_timer()) {
+  // Another owner's set changed: program the union again (nothing before
+  // routing's first desired state: the tables and rules come with it).
+  if (shared_)
+    shared_->set_listener([this] {
+      if (base_) (void)apply(*base_);
+    });
+}
 
-Programmer::~Programmer() = default;
+Programmer::~Programmer() {
+  if (shared_) shared_->set_listener(nullptr);
+}
 
-Result<void> Programmer::apply(const KernelState& desired) {
+Result<void> Programmer::apply(const KernelState& routing) {
+  base_ = routing;
+  KernelState desired = routing;
+  if (shared_) shared_->merge_into(desired);
   desired_ = desired;
   if (!applied_) return sync();
   auto ok = write_diff(*applied_, desired);
@@ -231,6 +245,7 @@ Result<void> Programmer::remove_all() {
   verify_timer_->cancel();
   listing_timer_->cancel();
   rewritten_.clear();
+  base_.reset();
   desired_.reset();
   applied_.reset();
   nft_listing_.reset();

@@ -17,6 +17,11 @@
 //                   our table (debounced), periodically as a safety net, and
 //                   as the retry after a failure, with exponential backoff.
 //   remove_all()    on stop: delete every route, rule and the nft table we own.
+//
+// Owners: `apply()` takes routing's desired state; other modules set theirs
+// through KernelObjects (kernel_objects.h). The kernel is programmed with the
+// union, so a route that another live owner desires is never removed as
+// "foreign", and one that no owner desires any more goes.
 #include <memory>
 #include <optional>
 #include <set>
@@ -24,6 +29,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "net/kernel_objects.h"
 #include "net/kernel_state.h"
 #include "net/netlink.h"
 #include "net/nftables.h"
@@ -39,12 +45,16 @@ struct ProgrammerTuning {
 
 class Programmer {
  public:
-  Programmer(Netlink& netlink, Nftables& nft, TimeSource& time, ProgrammerTuning tuning = {});
+  // `shared`: the other owners' objects (nullptr: routing's only). Must outlive the programmer.
+  Programmer(Netlink& netlink, Nftables& nft, TimeSource& time, ProgrammerTuning tuning = {},
+             KernelObjects* shared = nullptr);
   ~Programmer();
 
   // Sets the desired state and writes the difference. On failure a retry (a
   // full sync) is scheduled with backoff; the error is returned for the log.
   Result<void> apply(const KernelState& desired);
+  // Routing's part of the desired state, as last given to apply().
+  const std::optional<KernelState>& routing_desired() const { return base_; }
   // Reads the kernel back and repairs. Also re-arms the periodic verification.
   Result<void> sync();
   // Someone changed routes/rules or our nft table: sync after the debounce delay.
@@ -70,7 +80,9 @@ class Programmer {
   Nftables& nft_;
   TimeSource& time_;
   ProgrammerTuning tuning_;
-  std::optional<KernelState> desired_;
+  KernelObjects* shared_;
+  std::optional<KernelState> base_;     // routing's
+  std::optional<KernelState> desired_;  // base_ + every other owner's objects
   std::optional<KernelState> applied_;  // what the kernel holds, as far as we know; nullopt = unknown
   std::optional<std::string> nft_listing_;  // `list table` after our last load (and chain updates since)
   std::set<std::string> rewritten_;         // chains updated since nft_listing_ was taken

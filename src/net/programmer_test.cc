@@ -237,5 +237,55 @@ TEST_F(ProgrammerTest, RemoveAllRestoresTheKernelExactly) {
   EXPECT_EQ(time.pending(), 0u);  // no timer left behind
 }
 
+// Another module's objects (a tunnel's route and rule, through KernelObjects):
+// programmed with routing's, kept by routing's applies and by a sync, removed
+// when the owner releases them; a protocol-85 route that no owner desires
+// (a predecessor's leftover) still goes.
+TEST_F(ProgrammerTest, AnotherOwnersObjectsSurviveRoutingAndGoWhenReleased) {
+  KernelObjects shared;
+  Programmer owned{nl, nft, time, ProgrammerTuning{}, &shared};
+  Route tunnel{.family = AF_INET, .table = 200, .oif = 11};
+  tunnel.dst = {address("10.99.0.0"), 16};
+  Rule to_tunnel{.family = AF_INET, .priority = 500, .table = 200};
+  Route stale{.family = AF_INET, .table = 107, .oif = 11};
+  stale.dst.addr.family = AF_INET;
+  ASSERT_TRUE(nl.add_route(stale).ok());  // protocol 85, nobody's
+  auto in_kernel = [&](const Route& r) {
+    auto owned_routes = nl.owned_routes();
+    return std::find(owned_routes.begin(), owned_routes.end(), r) != owned_routes.end();
+  };
+  auto rule_in_kernel = [&](const Rule& r) {
+    auto rules = nl.owned_rules();
+    return std::find(rules.begin(), rules.end(), r) != rules.end();
+  };
+
+  shared.set("tunnel", OwnedObjects{{tunnel}, {to_tunnel}});
+  EXPECT_FALSE(in_kernel(tunnel)) << "nothing before routing's first desired state";
+  EXPECT_EQ(shared.owner_of(tunnel), "tunnel");
+  EXPECT_EQ(shared.owner_of(stale), "");
+
+  ASSERT_TRUE(owned.apply(desired(primary)).ok());
+  EXPECT_TRUE(in_kernel(tunnel));
+  EXPECT_TRUE(rule_in_kernel(to_tunnel));
+  EXPECT_FALSE(in_kernel(stale)) << "routing's unknown protocol-85 route is removed";
+  ASSERT_TRUE(owned.sync().ok());
+  EXPECT_TRUE(in_kernel(tunnel)) << "a sync does not take it for a leftover";
+  ASSERT_TRUE(owned.apply(desired(backup)).ok());
+  EXPECT_TRUE(in_kernel(tunnel));
+  EXPECT_TRUE(rule_in_kernel(to_tunnel));
+  // Deleted behind our back: the sync puts the owner's route back.
+  ASSERT_TRUE(nl.delete_route(tunnel).ok());
+  ASSERT_TRUE(owned.sync().ok());
+  EXPECT_TRUE(in_kernel(tunnel));
+
+  shared.release("tunnel");  // written at once, routing's objects untouched
+  EXPECT_FALSE(in_kernel(tunnel));
+  EXPECT_FALSE(rule_in_kernel(to_tunnel));
+  expect_kernel_equals(desired(backup));
+  ASSERT_TRUE(owned.sync().ok());
+  expect_kernel_equals(desired(backup));
+  ASSERT_TRUE(owned.remove_all().ok());
+}
+
 }  // namespace
 }  // namespace uplink

@@ -44,14 +44,15 @@ void PolicyEngine::set_config(const Config& config) {
   for (const auto& p : policies_)
     if (p.mode == PolicyMode::quality && quality_.count(p.name)) kept[p.name] = quality_[p.name];
   quality_ = std::move(kept);
-  recompute();
+  recompute("", "config");
 }
 
 void PolicyEngine::update_link(const std::string& link, LinkState state, const LinkQuality& quality) {
-  auto& info = links_[link];
-  info.state = state;
-  info.quality = quality;
-  recompute();
+  auto [it, fresh] = links_.try_emplace(link);
+  bool state_changed = fresh || it->second.state != state;
+  it->second.state = state;
+  it->second.quality = quality;
+  recompute(link, state_changed ? std::string(to_string(state)) : "quality");
 }
 
 LinkState PolicyEngine::link_state(const std::string& link) const {
@@ -162,10 +163,16 @@ void PolicyEngine::arm_hold_timer() {
     hold_timer_->cancel();
     return;
   }
-  hold_timer_->arm(*next - time_.now(), [this] { recompute(); });
+  hold_timer_->arm(*next - time_.now(), [this] { recompute("", "quality"); });
 }
 
-void PolicyEngine::recompute() {
+void PolicyEngine::recompute(const std::string& cause_link, const std::string& cause) {
+  auto why = [&](PolicyChange& c, bool removed) {
+    c.cause_link = removed ? "" : cause_link;
+    c.cause = removed ? "removed" : cause;
+    c.reason = c.cause_link.empty() ? c.cause : c.cause_link + " " + c.cause;
+    if (!removed && c.to.empty()) c.reason += "; last_resort";
+  };
   Decisions next;
   for (const auto& p : policies_) next[p.name] = decide(p);
   std::vector<PolicyChange> changes;
@@ -179,7 +186,9 @@ void PolicyEngine::recompute() {
     c.to = names(d);
     c.left = minus(c.from, c.to);
     c.joined = minus(c.to, c.from);
-    get_logger("policy")->info("policy-change: [{}] {} -> {}", name, join(c.from, "(last resort)"), join(c.to, "(last resort)"));
+    why(c, false);
+    get_logger("policy")->info("policy-change: [{}] {} -> {} reason: {}", name, join(c.from, "(last resort)"),
+                               join(c.to, "(last resort)"), c.reason);
     changes.push_back(std::move(c));
   }
   for (const auto& [name, d] : decisions_) {
@@ -188,6 +197,7 @@ void PolicyEngine::recompute() {
     c.policy = name;
     c.from = names(d);
     c.left = c.from;
+    why(c, true);
     changes.push_back(std::move(c));
   }
   decisions_ = std::move(next);

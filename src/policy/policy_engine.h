@@ -25,7 +25,7 @@
 
 #include "common/clock.h"
 #include "config/config.h"
-#include "policy/decision.h"
+#include "uplink/decision.h"
 #include "uplink/link_state.h"
 
 namespace uplink {
@@ -44,6 +44,12 @@ struct PolicyChange {
   std::vector<std::string> to;    // new active links
   std::vector<std::string> left;
   std::vector<std::string> joined;
+  // Why, carried by the decision itself: the input that made the engine recompute.
+  std::string cause_link;  // the link whose state/quality changed ("" otherwise)
+  std::string cause;       // its new state ("down", "up", ...), "quality", "config" or "removed"
+  // "wan1 down", "wan1 quality", "quality" (the hold timer), "config", "removed";
+  // "; last_resort" appended when the policy is left with no active link.
+  std::string reason;
 };
 
 class PolicyEngine {
@@ -75,7 +81,7 @@ class PolicyEngine {
     bool provisional = false;  // chosen while some member was still unknown
   };
 
-  void recompute();
+  void recompute(const std::string& cause_link, const std::string& cause);
   PolicyDecision decide(const PolicyConfig& policy);
   PolicyDecision decide_quality(const PolicyConfig& policy, const std::vector<const PolicyMember*>& candidates);
   double score(const std::string& link) const;

@@ -177,5 +177,57 @@ TEST_F(EngineTest, ReloadKeepsLinkStates) {
   EXPECT_EQ(active(engine), (std::vector<ActiveMember>{{"wan2", 1}}));
 }
 
+// "p: wan1/down (wan1 down)": the policy, the cause as data, and the reason.
+std::string cause_of(const PolicyChange& c) {
+  return c.policy + ": " + c.cause_link + "/" + c.cause + " (" + c.reason + ")";
+}
+
+TEST_F(EngineTest, ChangesCarryTheirCause) {
+  std::vector<std::string> seen;
+  engine.on_change([&](const std::vector<PolicyChange>& cs) {
+    for (const auto& c : cs) seen.push_back(cause_of(c));
+  });
+  engine.set_config(make_config(PolicyMode::failover, {{"wan1", 1, 1}, {"wan2", 2, 1}}));
+  EXPECT_TRUE(seen.empty()) << "a new policy starts at its last resort: no change";
+  up("wan2");
+  up("wan1");
+  set("wan1", LinkState::down);
+  set("wan2", LinkState::disabled);
+  up("wan2");
+  set("wan2", LinkState::up);  // same state, same decision: nothing
+  engine.set_config(make_config(PolicyMode::failover, {{"wan1", 1, 1}}));  // wan1 is down
+  engine.set_config(Config{});
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "p: wan2/up (wan2 up)",
+                      "p: wan1/up (wan1 up)",
+                      "p: wan1/down (wan1 down)",
+                      "p: wan2/disabled (wan2 disabled; last_resort)",
+                      "p: wan2/up (wan2 up)",
+                      "p: /config (config; last_resort)",
+                      "p: /removed (removed)",
+                  }));
+}
+
+TEST_F(EngineTest, QualityChangesNameTheLinkOrTheHoldTimer) {
+  engine.set_config(make_config(PolicyMode::quality, {{"a", 1, 1}, {"b", 1, 1}, {"c", 1, 1}}));
+  std::vector<std::string> seen;
+  engine.on_change([&](const std::vector<PolicyChange>& cs) {
+    for (const auto& c : cs) seen.push_back(cause_of(c) + " -> " + c.to.at(0));
+  });
+  engine.update_link("a", LinkState::up, q(80));
+  engine.update_link("b", LinkState::up, q(20));  // provisional pick replaced at once (c unknown)
+  engine.update_link("b", LinkState::up, q(200));  // b's figures alone make the change (still provisional)
+  engine.update_link("c", LinkState::up, q(300));  // every member measured: margin + hold from now on
+  engine.update_link("b", LinkState::up, q(10));   // clearly better again: after the hold
+  EXPECT_EQ(seen.size(), 3u);
+  time.advance(5s);  // the hold timer, without another update
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "p: a/up (a up) -> a",
+                      "p: b/up (b up) -> b",
+                      "p: b/quality (b quality) -> a",
+                      "p: /quality (quality) -> b",
+                  }));
+}
+
 }  // namespace
 }  // namespace uplink

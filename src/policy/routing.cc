@@ -1,5 +1,4 @@
 #include "policy/routing.h"
-#include "common/strings.h"
 
 #include <algorithm>
 
@@ -13,30 +12,20 @@ namespace {
 
 auto log() { return get_logger("policy"); }
 
-std::string_view mode_name(PolicyMode m) {
-  switch (m) {
-    case PolicyMode::failover: return "failover";
-    case PolicyMode::balance: return "balance";
-    case PolicyMode::quality: return "quality";
-  }
-  return "failover";
-}
-
 constexpr Duration kRefreshDelay = std::chrono::milliseconds(50);
 
 }  // namespace
 
 Routing::Routing(const Config& config, TimeSource& time, Netlink& netlink, NetlinkMonitor& monitor, Nftables& nft,
-                 Conntrack& conntrack, HookRunner& hooks, QualityTuning tuning)
+                 Conntrack& conntrack, QualityTuning tuning, KernelObjects* shared)
     : config_(config),
       time_(time),
       netlink_(netlink),
       monitor_(monitor),
       nft_(nft),
       conntrack_(conntrack),
-      hooks_(hooks),
       engine_(time, tuning),
-      programmer_(netlink, nft, time),
+      programmer_(netlink, nft, time, ProgrammerTuning{}, shared),
       refresh_timer_(time.make_timer()) {
   engine_.on_change([this](const std::vector<PolicyChange>& changes) { on_changes(changes); });
 }
@@ -99,13 +88,10 @@ Result<void> Routing::apply_config(const Config& config) {
   return {};
 }
 
-void Routing::on_link_state(const std::string& link, LinkState state, const LinkQuality& quality,
-                            const std::string& reason) {
+void Routing::on_link_state(const std::string& link, LinkState state, const LinkQuality& quality) {
   LinkState old = engine_.link_state(link);
-  engine_.update_link(link, state, quality);  // may call on_changes() (programs, flushes, hooks)
+  engine_.update_link(link, state, quality);  // may call on_changes() (programs, flushes)
   if (old != state) {
-    hooks_.run({.event = "link", .link = link, .from = std::string(to_string(old)), .to = std::string(to_string(state)),
-                .reason = reason, .policy = "", .active = {}});
     // A link that went down while in no policy's active set may still hold
     // sticky or WAN-inbound flows.
     flush_links();
@@ -116,11 +102,8 @@ void Routing::on_changes(const std::vector<PolicyChange>& changes) {
   if (!started_) return;
   program();  // routing first: the ≤5 ms path
   flush_links();
-  for (const auto& c : changes) {
-    hooks_.run({.event = "policy", .link = "", .from = join(c.from), .to = join(c.to), .reason = "", .policy = c.policy,
-                .active = c.to});
+  for (const auto& c : changes)
     if (callbacks_.on_policy_change) callbacks_.on_policy_change(c);
-  }
 }
 
 void Routing::program() {
@@ -235,7 +218,7 @@ nlohmann::json Routing::status_json() const {
       for (const auto& m : d->second.active) active.push_back(m.link);
       last_resort = d->second.last_resort();
     }
-    out.push_back({{"name", name}, {"mode", mode_name(p->second.mode)}, {"active", active},
+    out.push_back({{"name", name}, {"mode", std::string(to_string(p->second.mode))}, {"active", active},
                    {"last_resort_active", last_resort}});
   }
   return out;

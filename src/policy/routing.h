@@ -3,7 +3,7 @@
 //
 //   on_link_state() --> PolicyEngine --decisions--> build_kernel_state() --> Programmer
 //                            |                                                  (libnl, nft)
-//                            +--changes--> Conntrack flush (links that left) --> hooks, callbacks
+//                            +--changes--> Conntrack flush (links that left) --> callbacks (with the cause)
 //   NetlinkMonitor --> facts (ifindex, addresses, learned gateways) --> re-program
 //                  --> on_carrier / on_address / on_link_gone (hard signals for link monitoring)
 //
@@ -25,7 +25,6 @@
 #include "net/netlink.h"
 #include "net/nftables.h"
 #include "net/programmer.h"
-#include "policy/hooks.h"
 #include "policy/policy_engine.h"
 #include "uplink/link_state.h"
 
@@ -43,7 +42,7 @@ struct RoutingCallbacks {
 class Routing {
  public:
   Routing(const Config& config, TimeSource& time, Netlink& netlink, NetlinkMonitor& monitor, Nftables& nft,
-          Conntrack& conntrack, HookRunner& hooks, QualityTuning tuning = {});
+          Conntrack& conntrack, QualityTuning tuning = {}, KernelObjects* shared = nullptr);
   ~Routing();
 
   void set_callbacks(RoutingCallbacks callbacks) { callbacks_ = std::move(callbacks); }
@@ -55,8 +54,7 @@ class Routing {
   // Validates that the new configuration can be programmed (marks, tables,
   // priorities, nft syntax in a dry run); on error nothing changes.
   Result<void> apply_config(const Config& config);
-  void on_link_state(const std::string& link, LinkState state, const LinkQuality& quality,
-                     const std::string& reason = "");
+  void on_link_state(const std::string& link, LinkState state, const LinkQuality& quality);
 
   // Someone else changed our nft table: read back and repair (debounced).
   void repair_soon() { programmer_.schedule_sync(); }
@@ -81,7 +79,6 @@ class Routing {
   NetlinkMonitor& monitor_;
   Nftables& nft_;
   Conntrack& conntrack_;
-  HookRunner& hooks_;
   PolicyEngine engine_;
   Programmer programmer_;
   RoutingCallbacks callbacks_;

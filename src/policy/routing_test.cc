@@ -14,12 +14,6 @@ namespace {
 using namespace std::chrono_literals;
 using testing::address;
 
-class FakeHookRunner final : public HookRunner {
- public:
-  std::vector<HookEvent> events;
-  void run(const HookEvent& e) override { events.push_back(e); }
-};
-
 class RoutingTest : public ::testing::Test {
  protected:
   RoutingTest() {
@@ -35,8 +29,8 @@ class RoutingTest : public ::testing::Test {
   bool chain_has(const std::string& chain, const std::string& text) {
     return policy_chain_text(chain).find(text) != std::string::npos;
   }
-  void up(const std::string& l) { routing.on_link_state(l, LinkState::up, {20.0, 1.0, 0.0}, "probes_ok"); }
-  void down(const std::string& l) { routing.on_link_state(l, LinkState::down, {}, "probe_timeout"); }
+  void up(const std::string& l) { routing.on_link_state(l, LinkState::up, {20.0, 1.0, 0.0}); }
+  void down(const std::string& l) { routing.on_link_state(l, LinkState::down, {}); }
 
   Config config = testing::sample_config();
   FakeTimeSource time;
@@ -44,8 +38,7 @@ class RoutingTest : public ::testing::Test {
   FakeNetlinkMonitor monitor;
   FakeNftables nft;
   FakeConntrack ct;
-  FakeHookRunner hooks;
-  Routing routing{config, time, nl, monitor, nft, ct, hooks};
+  Routing routing{config, time, nl, monitor, nft, ct};
 };
 
 TEST_F(RoutingTest, StartsAtLastResortThenFollowsLinkStates) {
@@ -61,15 +54,29 @@ TEST_F(RoutingTest, StartsAtLastResortThenFollowsLinkStates) {
   EXPECT_EQ(routing.status_json()[0]["active"], nlohmann::json({"wan1", "wan2"}));
   EXPECT_EQ(routing.status_json()[1],
             nlohmann::json({{"name", "cellular"}, {"mode", "balance"}, {"active", {"cell1"}}, {"last_resort_active", false}}));
-  // Hooks: one link event per change, one policy event per decision change.
-  ASSERT_FALSE(hooks.events.empty());
-  EXPECT_EQ(hooks.events[0].event, "policy");  // default: last resort -> wan1
-  EXPECT_EQ(hooks.events[0].to, "wan1");
-  EXPECT_EQ(hooks.events[1].event, "link");
-  EXPECT_EQ(hooks.events[1].link, "wan1");
-  EXPECT_EQ(hooks.events[1].from, "unknown");
-  EXPECT_EQ(hooks.events[1].to, "up");
-  EXPECT_EQ(hooks.events[1].reason, "probes_ok");
+}
+
+// Policy changes reach the callback with their cause (hooks and events are
+// the HooksModule's and the RoutingModule's business now).
+TEST_F(RoutingTest, PolicyChangesReachTheCallbackWithTheirCause) {
+  std::vector<PolicyChange> changes;
+  routing.set_callbacks({.on_carrier = nullptr, .on_address = nullptr, .on_link_gone = nullptr,
+                         .on_policy_change = [&](const PolicyChange& c) { changes.push_back(c); }});
+  ASSERT_TRUE(routing.start().ok());
+  up("wan1");
+  up("wan1");  // the same state again: no change
+  down("wan1");
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].policy, "default");
+  EXPECT_EQ(changes[0].to, std::vector<std::string>{"wan1"});
+  EXPECT_EQ(changes[0].cause_link, "wan1");
+  EXPECT_EQ(changes[0].cause, "up");
+  EXPECT_EQ(changes[0].reason, "wan1 up");
+  EXPECT_EQ(changes[1].from, std::vector<std::string>{"wan1"});
+  EXPECT_EQ(changes[1].cause, "down");
+  EXPECT_EQ(changes[1].reason, "wan1 down; last_resort");
+  // Routing is programmed before the callback hears of the change.
+  EXPECT_TRUE(chain_has("policy_default", "goto last_resort_unreachable"));
 }
 
 TEST_F(RoutingTest, FailoverFlushesOnlyTheDeadLinksFlows) {
@@ -88,11 +95,11 @@ TEST_F(RoutingTest, FailoverFlushesOnlyTheDeadLinksFlows) {
 
 TEST_F(RoutingTest, LinkLeavingEveryPolicyKeepsItsStickyFlows) {
   config.policies["cellular"].members = {{"wan2", 1, 1}};  // cell1 only serves "default", tier 2
-  Routing r{config, time, nl, monitor, nft, ct, hooks};
+  Routing r{config, time, nl, monitor, nft, ct};
   ASSERT_TRUE(r.start().ok());
-  r.on_link_state("cell1", LinkState::up, {}, "");
+  r.on_link_state("cell1", LinkState::up, {});
   ct.entries = {0x300, 0x8300, 0x200};
-  r.on_link_state("wan1", LinkState::up, {}, "");  // tier 1 back: cell1 leaves, still usable
+  r.on_link_state("wan1", LinkState::up, {});  // tier 1 back: cell1 leaves, still usable
   ASSERT_EQ(ct.flushes.size(), 1u);
   EXPECT_EQ(ct.flushes[0], std::make_pair(0x300u, 0xff00u));
   EXPECT_EQ(ct.entries, (std::vector<uint32_t>{0x8300, 0x200}));  // the sticky flow stays on cell1
@@ -118,16 +125,16 @@ class DeferredConntrack final : public Conntrack {
 
 TEST_F(RoutingTest, RoutingSwitchesWithoutWaitingForTheFlush) {
   DeferredConntrack deferred;
-  auto r = std::make_unique<Routing>(config, time, nl, monitor, nft, deferred, hooks);
+  auto r = std::make_unique<Routing>(config, time, nl, monitor, nft, deferred);
   ASSERT_TRUE(r->start().ok());
-  for (const char* l : {"wan1", "wan2", "cell1"}) r->on_link_state(l, LinkState::up, {}, "");
-  r->on_link_state("wan1", LinkState::down, {}, "");
+  for (const char* l : {"wan1", "wan2", "cell1"}) r->on_link_state(l, LinkState::up, {});
+  r->on_link_state("wan1", LinkState::down, {});
   EXPECT_TRUE(chain_has("policy_default", "goto link_wan2"));  // switched, flush still queued
   ASSERT_EQ(deferred.queued.size(), 1u);
   EXPECT_EQ(deferred.queued[0].mark, 0x100u);
   EXPECT_EQ(deferred.queued[0].mask, 0x7f00u);
   deferred.queued[0].done(size_t(42));  // the result arrives later: only logged
-  r->on_link_state("wan2", LinkState::down, {}, "");
+  r->on_link_state("wan2", LinkState::down, {});
   ASSERT_EQ(deferred.queued.size(), 2u);
   r.reset();                                                   // a result after Routing is gone is harmless
   deferred.queued[1].done(make_error("conntrack flush of mark 0x200/0x7f00: injected"));

@@ -69,7 +69,7 @@ void LinkMonitor::rebuild_targets() {
 }
 
 bool LinkMonitor::probing() const {
-  return running_ && state_ != LinkState::disabled && carrier_ && address_ && interface_ &&
+  return running_ && state_ != LinkState::disabled && carrier_ && address_ && interface_ && !external_ &&
          !link_.probe.targets.empty();
 }
 
@@ -441,6 +441,7 @@ std::string LinkMonitor::held_down_reason() const {
   if (!interface_) return "interface_gone";
   if (!carrier_) return "carrier_lost";
   if (!address_) return "address_lost";
+  if (external_) return external_reason_;
   return "";
 }
 
@@ -455,6 +456,14 @@ void LinkMonitor::on_address(bool present) {
   if (present == address_) return;
   address_ = present;
   if (!present) hard_down("address_lost");
+  else resume_after_signal();
+}
+
+void LinkMonitor::on_external_signal(bool down, const std::string& reason) {
+  if (down == external_ && (!down || reason == external_reason_)) return;
+  external_ = down;
+  external_reason_ = down ? reason : "";
+  if (down) hard_down(reason);
   else resume_after_signal();
 }
 
@@ -488,7 +497,7 @@ void LinkMonitor::set_enabled(bool enabled) {
 
 void LinkMonitor::reconfigure(const LinkConfig& link) {
   bool keep = same_targets(link_.probe, link.probe) && link_.interface == link.interface &&
-              link_.fwmark == link.fwmark && link_.gateway == link.gateway;
+              link_.fwmark == link.fwmark && link_.gateway == link.gateway && link_.probe.source == link.probe.source;
   bool enabled = link.enabled;
   bool was_enabled = link_.enabled;
   link_ = link;

@@ -68,6 +68,10 @@ class LinkMonitor {
   void on_address(bool present);   // lost -> down at once (address_lost)
   void on_interface_gone();        // -> down at once (interface_gone)
   void on_interface_back();        // -> probe toward up
+  // A hard signal another module raised on the link (bearer dropped, tunnel
+  // device gone; see core/link_table.h): down at once, no probes while it
+  // holds; cleared -> probe toward up (the return is earned, as after carrier).
+  void on_external_signal(bool down, const std::string& reason);
   // Probe/quality/timing changes apply at once; statistics survive when the
   // targets (and method/interface/mark) are unchanged. The state is kept.
   void reconfigure(const LinkConfig& link);
@@ -140,6 +144,8 @@ class LinkMonitor {
 
   bool running_ = false;
   bool carrier_ = true, address_ = true, interface_ = true;
+  bool external_ = false;  // a hard signal from another module holds the link down
+  std::string external_reason_;
 
   std::unique_ptr<Timer> round_timer_;
   std::vector<std::unique_ptr<Timer>> retry_timers_;

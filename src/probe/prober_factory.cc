@@ -7,7 +7,7 @@
 namespace uplink::probe {
 
 std::unique_ptr<Prober> RealProberFactory::make(const LinkConfig& link) {
-  LinkBinding b{link.interface, link.fwmark};
+  LinkBinding b{link.interface, link.fwmark, link.probe.source};
   switch (link.probe.method) {
     case ProbeMethod::icmp: return std::make_unique<IcmpProber>(io_, b);
     case ProbeMethod::udp: return std::make_unique<UdpProber>(io_, b, UdpProber::Mode::echo);

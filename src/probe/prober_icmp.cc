@@ -4,6 +4,7 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
@@ -45,6 +46,24 @@ IpAddress from_sockaddr(const sockaddr_storage& ss) {
   return a;
 }
 
+// When the kernel received the datagram whose control data is in `msg`, on the
+// steady clock: now minus how long it waited in the socket (SO_TIMESTAMPNS
+// stamps CLOCK_REALTIME). Without a stamp, or an implausible one (a wall-clock
+// step), now.
+TimePoint kernel_receive_time(const msghdr& msg, TimePoint now) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&msg)); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp;
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    auto waited = std::chrono::seconds(wall.tv_sec - stamp.tv_sec) + std::chrono::nanoseconds(wall.tv_nsec - stamp.tv_nsec);
+    if (waited < Duration::zero() || waited > std::chrono::seconds(10)) return now;
+    return now - waited;
+  }
+  return now;
+}
+
 }  // namespace
 
 IcmpProber::IcmpProber(boost::asio::io_context& io, LinkBinding binding)
@@ -74,6 +93,9 @@ Result<void> IcmpProber::open(bool v6) {
     ::close(fd);
     return r.error();
   }
+  // Kernel receive timestamps: an RTT that does not include our own scheduling delay.
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   if (v6) {
     // Only echo replies reach us: less work for the io_context.
     icmp6_filter filt;
@@ -91,27 +113,53 @@ void IcmpProber::receive(bool v6) {
   sock->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                    [this, v6, sock, alive = alive_](const boost::system::error_code& ec) {
                      if (!*alive || ec || fam_[v6].sock.get() != sock) return;
-                     uint8_t buf[1500];
-                     for (int i = 0; i < 64; ++i) {  // drain, bounded, then yield to the loop
-                       sockaddr_storage from{};
-                       socklen_t flen = sizeof from;
-                       ssize_t n = ::recvfrom(sock->native_handle(), buf, sizeof buf, MSG_DONTWAIT,
-                                              reinterpret_cast<sockaddr*>(&from), &flen);
-                       if (n < 0) break;
-                       on_packet(v6, buf, static_cast<size_t>(n), from_sockaddr(from));
-                     }
-                     if (fam_[v6].sock.get() == sock && sock->is_open()) receive(v6);
+                     drain(v6);
+                     if (*alive && fam_[v6].sock.get() == sock && sock->is_open()) receive(v6);
                    });
 }
 
-void IcmpProber::on_packet(bool v6, const uint8_t* data, size_t len, const IpAddress& from) {
+void IcmpProber::drain(bool v6) {
+  auto* sock = fam_[v6].sock.get();
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  uint8_t buf[1500];
+  for (int i = 0; i < 64 && sock && sock->is_open(); ++i) {  // bounded, then yield to the loop
+    sockaddr_storage from{};
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(sock->native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0) break;
+    auto alive = alive_;
+    on_packet(v6, buf, static_cast<size_t>(n), from_sockaddr(from), kernel_receive_time(msg, SteadyClock::now()));
+    if (!*alive || fam_[v6].sock.get() != sock) break;  // a callback closed or replaced the socket
+  }
+}
+
+void IcmpProber::on_packet(bool v6, const uint8_t* data, size_t len, const IpAddress& from, TimePoint received) {
   auto key = parse_echo_reply(v6, data, len);
   if (!key || key->id != id_) return;
   auto it = pending_.find(key->seq);
   if (it != pending_.end()) {
     if (it->second.nonce != key->nonce || it->second.target.address != from) return;
     confirm_.on_reply(SteadyClock::now());
-    Duration rtt = SteadyClock::now() - it->second.sent;
+    Duration rtt = received - it->second.sent;
+    if (rtt > it->second.timeout) {
+      // Read only now (its timer is due: see probe()), but it came after the
+      // timeout: a timeout, then a late reply, as if read at once.
+      auto target = it->second.target;
+      auto alive = alive_;
+      finish(key->seq, ProbeResult{ProbeOutcome::timeout, {}, {}});
+      if (!*alive) return;  // the callback may end this prober
+      for (auto& [seq, p] : timed_out_)
+        if (seq == key->seq) p.nonce = 0;
+      if (on_late_) on_late_(target, rtt);
+      return;
+    }
     finish(key->seq, ProbeResult{ProbeOutcome::reply, rtt, {}});
     return;
   }
@@ -119,7 +167,7 @@ void IcmpProber::on_packet(bool v6, const uint8_t* data, size_t len, const IpAdd
     if (seq == key->seq && p.nonce == key->nonce && p.target.address == from) {
       p.nonce = 0;  // a duplicate is not another late reply
       confirm_.on_reply(SteadyClock::now());
-      if (on_late_) on_late_(p.target, SteadyClock::now() - p.sent);
+      if (on_late_) on_late_(p.target, received - p.sent);
       return;
     }
   }
@@ -166,10 +214,13 @@ void IcmpProber::probe(const ProbeTarget& target, Duration timeout, std::functio
     return;
   }
   bytes_ += pkt.size() + (v6 ? 40 : 20);
-  Pending p{target, nonce, now, std::make_unique<boost::asio::steady_timer>(io_, timeout), std::move(done)};
-  p.timer->async_wait([this, seq, alive = alive_](const boost::system::error_code& ec) {
+  Pending p{target, nonce, now, timeout, std::make_unique<boost::asio::steady_timer>(io_, timeout), std::move(done)};
+  p.timer->async_wait([this, seq, v6, alive = alive_](const boost::system::error_code& ec) {
     if (!*alive || ec) return;
-    finish(seq, ProbeResult{ProbeOutcome::timeout, {}, {}});
+    // The daemon may wake late (a busy CPU): a reply the kernel already holds
+    // is read before the probe is called lost (it finishes the probe itself).
+    if (fam_[v6].sock) drain(v6);
+    if (*alive) finish(seq, ProbeResult{ProbeOutcome::timeout, {}, {}});
   });
   pending_.emplace(seq, std::move(p));
 }

@@ -4,6 +4,12 @@
 // runs as root, so raw sockets avoid ping_group_range. Raw ICMP sockets see
 // every echo reply on the device; replies are matched on identifier,
 // sequence, nonce and source address.
+//
+// A reply's RTT ends at the kernel's receive timestamp (SO_TIMESTAMPNS), not
+// when the io_context got round to reading it: on a busy router the time a
+// reply waits for the daemon to be scheduled is not network delay. A probe's
+// timer that fires reads what is already queued first, so a reply that came
+// in time is credited even when the daemon wakes late.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +40,7 @@ class IcmpProber final : public Prober {
     ProbeTarget target;
     uint64_t nonce = 0;
     TimePoint sent;
+    Duration timeout{};
     std::unique_ptr<boost::asio::steady_timer> timer;
     std::function<void(ProbeResult)> done;
   };
@@ -43,7 +50,9 @@ class IcmpProber final : public Prober {
 
   Result<void> open(bool v6);
   void receive(bool v6);
-  void on_packet(bool v6, const uint8_t* data, size_t len, const IpAddress& from);
+  // Reads every queued reply (bounded), each with its kernel receive time.
+  void drain(bool v6);
+  void on_packet(bool v6, const uint8_t* data, size_t len, const IpAddress& from, TimePoint received);
   void finish(uint16_t seq, ProbeResult r);
   void complete(std::function<void(ProbeResult)> done, ProbeResult r);
 

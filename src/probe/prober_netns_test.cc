@@ -18,6 +18,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <thread>
 #include <gtest/gtest.h>
 
 #include "probe/prober_icmp.h"
@@ -185,6 +187,24 @@ TEST_F(ProberNetns, IcmpV4AndV6ThroughTheLinkMark) {
   EXPECT_EQ(run(p, target("203.0.113.9"), 200ms).outcome, ProbeOutcome::timeout);
   EXPECT_EQ(run(p, target("2001:db8::9"), 200ms).outcome, ProbeOutcome::timeout);
   EXPECT_EQ(p.bytes_sent(), 2u * (20 + 24) + 2u * (40 + 24));
+}
+
+// A busy router: the daemon runs 300 ms after its probe went out, when both
+// the reply (back in well under a millisecond) and the probe's 100 ms timer
+// are due. The reply counts, with the kernel's receive time as its end: the
+// daemon's own scheduling delay is neither loss nor latency.
+TEST_F(ProberNetns, IcmpRttEndsAtTheKernelReceiveTime) {
+  IcmpProber p(io_, link());
+  for (const char* addr : {"203.0.113.1", "2001:db8::1"}) {
+    std::optional<ProbeResult> got;
+    p.probe(target(addr), 100ms, [&](ProbeResult r) { got = std::move(r); });
+    std::this_thread::sleep_for(300ms);  // the io_context is not run: a daemon that waits for a CPU
+    auto deadline = SteadyClock::now() + 2s;
+    while (!got && SteadyClock::now() < deadline) io_.run_one_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(got) << addr;
+    EXPECT_EQ(got->outcome, ProbeOutcome::reply) << addr << ": " << got->error;
+    EXPECT_LT(got->rtt, 50ms) << addr;
+  }
 }
 
 TEST_F(ProberNetns, TheMarkAloneRoutesTheProbe) {

@@ -1,10 +1,13 @@
 #pragma once
-// Pins a probe socket to its link: the device (SO_BINDTODEVICE) and the
-// link's firewall mark (SO_MARK, routed through the link's own table by
-// src/net), so a link is measured even while policy sends traffic elsewhere.
+// Pins a probe socket to its link: the device (SO_BINDTODEVICE), the link's
+// firewall mark (SO_MARK, routed through the link's own table by src/net),
+// so a link is measured even while policy sends traffic elsewhere, and an
+// explicit source address when `probe.source` names one.
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "common/ip.h"
 #include "common/result.h"
 
 namespace uplink::probe {
@@ -12,6 +15,9 @@ namespace uplink::probe {
 struct LinkBinding {
   std::string interface;  // empty: not bound to a device (tests only)
   uint32_t fwmark = 0;    // 0: no mark
+  // probe.source: the source address of probes of that family (bind(2) before
+  // sending); nullopt = the kernel picks the link's address through its table.
+  std::optional<IpAddress> source = std::nullopt;
 };
 
 // Applies the binding to an open socket. The error names the socket option,

@@ -26,8 +26,16 @@ constexpr LabLink kLinks[] = {{"wan1", "eth1", "198.18.1.2"},
                               {"cell1", "wwan0", "198.18.3.2"},
                               {"cell2", "wwan1", "198.18.4.2"}};
 
+// Only complete lines count: a report being written (a large one goes out in
+// several write()s, and a busy machine lets the reader in between) is not read
+// half-way.
+std::string complete_lines(const std::string& text) {
+  auto nl = text.rfind('\n');
+  return nl == std::string::npos ? std::string() : text.substr(0, nl + 1);
+}
+
 std::string last_json_line(const std::string& text) {
-  std::istringstream in(text);
+  std::istringstream in(complete_lines(text));
   std::string line, last;
   while (std::getline(in, line)) {
     if (!line.empty() && line.front() == '{') last = line;
@@ -37,7 +45,7 @@ std::string last_json_line(const std::string& text) {
 
 size_t count_json_lines(const std::string& text) {
   size_t n = 0;
-  std::istringstream in(text);
+  std::istringstream in(complete_lines(text));
   std::string line;
   while (std::getline(in, line)) n += !line.empty() && line.front() == '{';
   return n;

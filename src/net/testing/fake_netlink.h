@@ -51,6 +51,24 @@ class FakeNetlink final : public Netlink {
   }
   Result<std::vector<LinkInfo>> list_links() override { return links; }
   Result<std::vector<AddressInfo>> list_addresses() override { return addresses; }
+  Result<void> add_address(int ifindex, const IpPrefix& prefix) override {
+    if (auto e = write_error("add address " + prefix.to_string())) return *e;
+    AddressInfo a{ifindex, prefix};
+    if (std::find_if(addresses.begin(), addresses.end(), [&](const AddressInfo& x) {
+          return x.ifindex == ifindex && x.prefix == prefix;
+        }) == addresses.end())
+      addresses.push_back(a);
+    return {};
+  }
+  Result<void> set_link_up(int ifindex, bool up) override {
+    if (auto e = write_error("set link " + std::to_string(ifindex))) return *e;
+    for (auto& l : links)
+      if (l.ifindex == ifindex) {
+        l.up = up;
+        return {};
+      }
+    return make_error("set link " + std::to_string(ifindex) + ": No such device");
+  }
 
   std::vector<Rule> owned_rules() const {
     std::vector<Rule> out;

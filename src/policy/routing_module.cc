@@ -1,9 +1,10 @@
-#include "daemon/routing_module.h"
-#include "common/strings.h"
+#include "policy/routing_module.h"
 
 #include <utility>
 
 #include "common/log.h"
+#include "common/strings.h"
+#include "core/topics.h"
 
 namespace uplink {
 
@@ -20,42 +21,41 @@ std::vector<std::string> links_of(const PolicyDecision& d) {
   return out;
 }
 
-// Sets `slot` for one synchronous call chain; restores it after (nesting-safe).
-class CauseScope {
- public:
-  CauseScope(std::string& slot, std::string cause) : slot_(slot), saved_(std::exchange(slot, std::move(cause))) {}
-  ~CauseScope() { slot_ = std::move(saved_); }
-  CauseScope(const CauseScope&) = delete;
-  CauseScope& operator=(const CauseScope&) = delete;
-
- private:
-  std::string& slot_;
-  std::string saved_;
-};
+RoutingKernel kernel_from(const Services& s) {
+  return RoutingKernel{s.get<Netlink>(), s.get<NetlinkMonitor>(), s.get<Nftables>(), s.get<Conntrack>(),
+                       s.find<KernelObjects>(), s.find<NftChangeMonitor>()};
+}
 
 }  // namespace
 
-RoutingModule::RoutingModule(TimeSource& time, RoutingKernel kernel, LinkStateSink& sink, QualityTuning tuning)
-    : time_(time), kernel_(kernel), sink_(sink), tuning_(tuning) {}
+RoutingModule::RoutingModule(ModuleContext& ctx) : RoutingModule(ctx, kernel_from(ctx.services)) {}
 
-RoutingModule::~RoutingModule() = default;
+RoutingModule::RoutingModule(ModuleContext& ctx, RoutingKernel kernel, QualityTuning tuning)
+    : time_(ctx.time), bus_(ctx.bus), links_(ctx.links), kernel_(kernel), tuning_(tuning) {
+  sub_state_ = bus_.subscribe<LinkEvent>([this](const LinkEvent& e) { feed(e.link); });
+  sub_quality_ = bus_.subscribe<LinkQualityEvent>([this](const LinkQualityEvent& e) { feed(e.link); });
+}
+
+RoutingModule::~RoutingModule() {
+  bus_.unsubscribe(sub_state_);
+  bus_.unsubscribe(sub_quality_);
+}
 
 Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/) {
   if (stopped_) return make_error("routing is stopped; configuration not applied");
-  CauseScope cause(cause_, "config");
-  std::erase_if(fed_, [&](const auto& kv) { return !next.links.count(kv.first); });
   if (!routing_) {
     auto r = std::make_unique<Routing>(next, time_, kernel_.netlink, kernel_.monitor, kernel_.nft, kernel_.conntrack,
-                                       kernel_.hooks, tuning_);
+                                       tuning_, kernel_.objects);
+    auto interface = [this](InterfaceEvent e) { bus_.publish(e); };
     r->set_callbacks(RoutingCallbacks{
-        .on_carrier = [this](const std::string& ifname, bool carrier) {
-          if (signals_.on_carrier) signals_.on_carrier(ifname, carrier);
+        .on_carrier = [interface](const std::string& ifname, bool carrier) {
+          interface(InterfaceEvent{ifname, InterfaceEvent::Kind::carrier, carrier, {}});
         },
-        .on_address = [this](const std::string& ifname, const IpPrefix& address, bool added) {
-          if (signals_.on_address) signals_.on_address(ifname, address, added);
+        .on_address = [interface](const std::string& ifname, const IpPrefix& address, bool added) {
+          interface(InterfaceEvent{ifname, InterfaceEvent::Kind::address, added, address});
         },
-        .on_link_gone = [this](const std::string& ifname) {
-          if (signals_.on_link_gone) signals_.on_link_gone(ifname);
+        .on_link_gone = [interface](const std::string& ifname) {
+          interface(InterfaceEvent{ifname, InterfaceEvent::Kind::gone, false, {}});
         },
         .on_policy_change = [this](const PolicyChange& c) { on_policy_change(c); },
     });
@@ -75,6 +75,9 @@ Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/
     }
     logger()->info("routing started: {} links, {} policies, {} rules", next.links.size(), next.policies.size(),
                    next.rules.size());
+    // Links already decided (a re-created module): the engine starts from what the table knows.
+    for (const auto& [name, e] : links_.all())
+      if (next.links.count(name) && e.state != LinkState::unknown) feed(name);
   } else if (auto ok = routing_->apply_config(next); !ok) {
     return ok;
   }
@@ -98,32 +101,20 @@ void RoutingModule::stop() {
   logger()->info("routing stopped: routes, rules and the nftables table removed");
 }
 
-void RoutingModule::on_link_state(const std::string& link, LinkState state, const LinkQuality& quality,
-                                  const std::string& reason) {
+void RoutingModule::feed(const std::string& link) {
   if (!routing_ || stopped_) return;
-  auto [it, first] = fed_.try_emplace(link, state);
-  bool changed = first || it->second != state;
-  it->second = state;
-  CauseScope cause(cause_, link + " " + (changed ? std::string(to_string(state)) : std::string("quality")));
-  routing_->on_link_state(link, state, quality, reason);
+  const LinkEntry* e = links_.find(link);
+  if (!e) return;
+  routing_->on_link_state(link, e->state, e->quality);
 }
 
 void RoutingModule::on_policy_change(const PolicyChange& c) {
-  logger()->debug("policy-change: [{}] {} -> {}", c.policy, join(c.from, "last resort"), join(c.to, "last resort"));
-  sink_.report_policy_active(c.policy, c.to);
-  if (policy_listener_) policy_listener_(c, reason_for(c));
-}
-
-std::string RoutingModule::reason_for(const PolicyChange& c) const {
-  // The engine has already dropped a removed policy from its decisions.
-  if (routing_ && !routing_->decisions().count(c.policy)) return "removed";
-  std::string why = cause_.empty() ? "quality" : cause_;
-  return c.to.empty() ? why + "; last_resort" : why;
+  bus_.publish(PolicyEvent{time_.wall_now(), c.policy, c.from, c.to, c.reason, c.cause_link, c.cause});
 }
 
 void RoutingModule::report_all_policies() {
   if (!routing_) return;
-  for (const auto& [policy, decision] : routing_->decisions()) sink_.report_policy_active(policy, links_of(decision));
+  for (const auto& [policy, decision] : routing_->decisions()) bus_.publish(PolicyActive{policy, links_of(decision)});
 }
 
 void RoutingModule::add_status(nlohmann::json& status) const {
@@ -133,6 +124,16 @@ void RoutingModule::add_status(nlohmann::json& status) const {
     for (const auto& r : mine) {
       if (r["name"] == p["name"]) p["last_resort_active"] = r["last_resort_active"];
     }
+  }
+  if (kernel_.objects && !kernel_.objects->by_owner().empty()) {
+    auto owned = nlohmann::json::object();
+    for (const auto& [owner, objs] : kernel_.objects->by_owner()) {
+      auto routes = nlohmann::json::array(), rules = nlohmann::json::array();
+      for (const auto& r : objs.routes) routes.push_back(r.to_string());
+      for (const auto& r : objs.rules) rules.push_back(r.to_string());
+      owned[owner] = {{"routes", routes}, {"rules", rules}};
+    }
+    status["kernel_objects"] = owned;
   }
 }
 

@@ -1,4 +1,4 @@
-#include "daemon/monitor_module.h"
+#include "probe/monitor_module.h"
 
 #include "common/log.h"
 
@@ -30,7 +30,8 @@ std::vector<std::string> ordered_links(const Config& c) {
 bool needs_new_prober(const LinkConfig& a, const LinkConfig& b) {
   return a.probe.method != b.probe.method || a.probe.targets != b.probe.targets ||
          a.probe.http_path != b.probe.http_path || a.probe.dns_name != b.probe.dns_name ||
-         a.interface != b.interface || a.fwmark != b.fwmark || a.gateway != b.gateway;
+         a.interface != b.interface || a.fwmark != b.fwmark || a.gateway != b.gateway ||
+         a.probe.source != b.probe.source;
 }
 
 }  // namespace
@@ -62,16 +63,31 @@ std::optional<InterfaceStatus> read_interface_status(Netlink& netlink, const std
   return st;
 }
 
-MonitorModule::MonitorModule(TimeSource& time, probe::ProberFactory& probers, LinkStateSink& sink,
-                             InterfaceQuery query, probe::MonitorOptions options)
-    : time_(time),
+MonitorModule::MonitorModule(ModuleContext& ctx)
+    : MonitorModule(ctx, ctx.services.get<probe::ProberFactory>(),
+                    [nl = ctx.services.find<Netlink>()](const std::string& ifname) -> std::optional<InterfaceStatus> {
+                      if (!nl) return std::nullopt;
+                      return read_interface_status(*nl, ifname);
+                    }) {}
+
+MonitorModule::MonitorModule(ModuleContext& ctx, probe::ProberFactory& probers, InterfaceQuery query,
+                             probe::MonitorOptions options)
+    : time_(ctx.time),
+      bus_(ctx.bus),
+      table_(ctx.links),
       probers_(probers),
-      sink_(sink),
       query_(std::move(query)),
       options_(options),
-      sync_timer_(time.make_timer()) {}
+      sync_timer_(ctx.time.make_timer()) {
+  sub_interface_ = bus_.subscribe<InterfaceEvent>([this](const InterfaceEvent& e) { on_interface(e); });
+  sub_signal_ = bus_.subscribe<HardSignalEvent>([this](const HardSignalEvent& e) { on_hard_signal(e); });
+}
 
-MonitorModule::~MonitorModule() { sync_timer_->cancel(); }
+MonitorModule::~MonitorModule() {
+  sync_timer_->cancel();
+  bus_.unsubscribe(sub_interface_);
+  bus_.unsubscribe(sub_signal_);
+}
 
 Result<void> MonitorModule::apply(const Config& next, const ConfigDiff& /*diff*/) {
   // The module reconciles against what it runs, not against `diff`: a
@@ -129,10 +145,11 @@ Result<void> MonitorModule::apply(const Config& next, const ConfigDiff& /*diff*/
                    entry.config.enabled ? "" : " (disabled: no probes)");
     notify(name, entry);
   }
-  // A link enabled by this change is still `disabled` in the daemon until it
-  // commits (the administrator's word wins over reports): report every state
-  // again from the io_context, right after this apply.
-  arm_sync(Duration::zero());
+  // A link enabled by this change is still `disabled` in the table until the
+  // daemon commits (the administrator's word wins over reports), and enabling
+  // resets the table's verdict: report every verdict again from the
+  // io_context, right after this apply.
+  arm_sync(Duration::zero(), true);
   return {};
 }
 
@@ -151,10 +168,27 @@ void MonitorModule::on_monitor_change(const std::string& link, const LinkEvent& 
 
 void MonitorModule::notify(const std::string& link, const Entry& entry) {
   const probe::LinkMonitor& m = *entry.monitor;
-  LinkQuality q = m.quality();
-  sink_.report_link_state(link, m.state(), m.reason());
-  sink_.report_link_quality(link, q);
-  if (observer_) observer_(link, m.state(), q, m.reason());
+  // Quality first: the transition's subscribers (routing) read it from the table.
+  table_.report_quality(link, m.quality());
+  table_.report_verdict(link, m.state(), m.reason());
+}
+
+void MonitorModule::on_interface(const InterfaceEvent& e) {
+  switch (e.kind) {
+    case InterfaceEvent::Kind::carrier: on_carrier(e.ifname, e.up); break;
+    case InterfaceEvent::Kind::address: on_address(e.ifname, e.address, e.up); break;
+    case InterfaceEvent::Kind::gone: on_link_gone(e.ifname); break;
+  }
+}
+
+void MonitorModule::on_hard_signal(const HardSignalEvent& e) {
+  auto it = links_.find(e.link);
+  if (it == links_.end()) return;
+  Entry& entry = it->second;
+  if (e.down) entry.external[e.source] = e.reason;
+  else entry.external.erase(e.source);
+  bool down = !entry.external.empty();
+  entry.monitor->on_external_signal(down, down ? entry.external.begin()->second : "");
 }
 
 void MonitorModule::seed_interface(Entry& entry) {
@@ -234,14 +268,17 @@ void MonitorModule::on_link_gone(const std::string& ifname) {
   }
 }
 
-void MonitorModule::arm_sync(Duration after) {
+void MonitorModule::arm_sync(Duration after, bool verdicts) {
   sync_timer_->cancel();
-  sync_timer_->arm(after, [this] { sync(); });
+  sync_timer_->arm(after, [this, verdicts] { sync(verdicts); });
 }
 
-void MonitorModule::sync() {
-  for (const auto& [name, entry] : links_) notify(name, entry);
-  if (!stopped_) arm_sync(sync_interval_);
+void MonitorModule::sync(bool verdicts) {
+  for (const auto& [name, entry] : links_) {
+    if (verdicts) notify(name, entry);
+    else table_.report_quality(name, entry.monitor->quality());
+  }
+  if (!stopped_) arm_sync(sync_interval_, false);
 }
 
 void MonitorModule::add_status(nlohmann::json& status) const {

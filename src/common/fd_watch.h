@@ -1,7 +1,8 @@
 #pragma once
 // Calls a handler from the io_context whenever a socket someone else owns
-// (a libnl or libmnl netlink socket) is readable, until stop(). The handler
-// drains the socket; the watch never reads, and never closes the fd.
+// (a libnl or libmnl netlink socket, a GLib or libmosquitto fd) is readable,
+// until stop(). The handler drains the socket; the watch never reads, and
+// never closes the fd.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <functional>

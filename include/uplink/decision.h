@@ -1,6 +1,6 @@
 #pragma once
 // What the policy engine decided: per policy, the links that carry its new
-// flows and with which weight. Pure data, shared with src/net (desired kernel
+// flows and with which weight. Pure data, shared by src/policy (which decides) and src/net (desired kernel
 // state is built from it), header-only so uplink_net needs no link to policy.
 #include <map>
 #include <string>

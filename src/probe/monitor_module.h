@@ -1,20 +1,18 @@
 #pragma once
 // MonitorModule ("monitor"): one LinkMonitor (src/probe) per configured link,
-// plugged into the daemon.
+// on the daemon's seams.
 //
 //   apply(next) -- prepare: a prober for every new link (nothing touched yet)
 //               -- commit:  create+start | reconfigure (enabled too) | stop+destroy
 //
-//   LinkMonitor change --+--> LinkStateSink: report_link_state + report_link_quality
-//                        +--> observer (main wires RoutingModule::on_link_state)
-//   sync timer (now after each apply, then every second) --> the same two, with
-//                        fresh latency/jitter/loss for status and quality-mode policies
-//
-//   netlink hard signals (by interface, from RoutingModule) --> interface -> link(s) -> LinkMonitor
-//
-// The observer and the sink are called synchronously from inside the monitor's
-// state change: they must not call back into this module synchronously (hard
-// signals come from netlink, i.e. later, from the io_context).
+//   LinkMonitor change --> LinkTable::report_verdict + report_quality (the table decides
+//                          the effective state and publishes the one LinkEvent)
+//   quality timer (every second) --> LinkTable::report_quality: fresh latency/jitter/loss
+//                          for status and quality-mode policies
+//   bus: InterfaceEvent (netlink: carrier, address, interface gone, by interface)
+//                      --> interface -> link(s) -> LinkMonitor hard signals
+//   bus: HardSignalEvent (another module raised/cleared one on a link)
+//                      --> LinkMonitor::on_external_signal: no probes while held; earned return
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,7 +25,8 @@
 
 #include "common/clock.h"
 #include "common/ip.h"
-#include "daemon/module.h"
+#include "core/module.h"
+#include "core/topics.h"
 #include "net/netlink.h"
 #include "probe/link_monitor.h"
 #include "probe/prober.h"
@@ -49,17 +48,14 @@ std::optional<InterfaceStatus> read_interface_status(Netlink& netlink, const std
 
 class MonitorModule final : public Module {
  public:
-  using LinkObserver = std::function<void(const std::string& link, LinkState state, const LinkQuality& quality,
-                                          const std::string& reason)>;
-
-  MonitorModule(TimeSource& time, probe::ProberFactory& probers, LinkStateSink& sink, InterfaceQuery query = {},
+  MonitorModule(ModuleContext& ctx, probe::ProberFactory& probers, InterfaceQuery query = {},
                 probe::MonitorOptions options = {});
+  // Takes the ProberFactory from ctx.services, and the interface query from its Netlink (when provided).
+  explicit MonitorModule(ModuleContext& ctx);
   ~MonitorModule() override;
   MonitorModule(const MonitorModule&) = delete;
   MonitorModule& operator=(const MonitorModule&) = delete;
 
-  // Told every state change and, every second, the current state with fresh quality.
-  void set_observer(LinkObserver observer) { observer_ = std::move(observer); }
   // How often quality figures are pushed (default 1 s).
   void set_sync_interval(Duration d) { sync_interval_ = d; }
 
@@ -88,6 +84,7 @@ class MonitorModule final : public Module {
  private:
   struct Entry {
     LinkConfig config;
+    std::map<std::string, std::string> external;  // hard signals raised by other modules: source -> reason
     std::unique_ptr<probe::LinkMonitor> monitor;
     bool interface_present = true;
     bool addresses_known = false;    // seeded from the kernel; else removals cannot be judged
@@ -96,18 +93,22 @@ class MonitorModule final : public Module {
 
   void on_monitor_change(const std::string& link, const LinkEvent& e);
   void notify(const std::string& link, const Entry& entry);
+  void on_interface(const InterfaceEvent& e);
+  void on_hard_signal(const HardSignalEvent& e);
   // Brings the monitor's hard-signal flags in line with the kernel's view of its interface.
   void seed_interface(Entry& entry);
   std::vector<Entry*> entries_on(const std::string& ifname);
-  void arm_sync(Duration after);
-  void sync();
+  void arm_sync(Duration after, bool verdicts);
+  // Verdicts again (after an apply: the table may have reset one) and quality.
+  void sync(bool verdicts);
 
   TimeSource& time_;
+  EventBus& bus_;
+  LinkTable& table_;
   probe::ProberFactory& probers_;
-  LinkStateSink& sink_;
   InterfaceQuery query_;
   probe::MonitorOptions options_;
-  LinkObserver observer_;
+  uint64_t sub_interface_ = 0, sub_signal_ = 0;
   Duration sync_interval_ = std::chrono::seconds(1);
   std::unique_ptr<Timer> sync_timer_;
   bool stopped_ = false;

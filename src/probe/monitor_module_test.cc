@@ -1,13 +1,15 @@
-#include "daemon/monitor_module.h"
+#include "probe/monitor_module.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include "config/diff.h"
+#include "core/testing/bus_recorder.h"
+#include "core/testing/module_harness.h"
 #include "daemon/daemon.h"
 #include "daemon/test_support.h"
-#include "daemon/wiring_test_support.h"
 #include "net/testing/fake_netlink.h"
+#include "probe/testing/scripted_probers.h"
 
 namespace uplink {
 namespace {
@@ -16,16 +18,7 @@ using namespace std::chrono_literals;
 using testing::address;
 using testing::ifaddr;
 using testing::probed_config;
-using testing::RecordingSink;
 using testing::ScriptedProbers;
-
-
-struct Observed {
-  std::string link;
-  LinkState state;
-  std::string reason;
-  LinkQuality quality;
-};
 
 class MonitorModuleTest : public ::testing::Test {
  protected:
@@ -33,26 +26,26 @@ class MonitorModuleTest : public ::testing::Test {
     interfaces["eth1"] = {true, true, {ifaddr("198.18.1.2", 24)}};
     interfaces["eth2"] = {true, true, {ifaddr("198.18.2.2", 24), ifaddr("2001:db8:2::2", 64)}};
     interfaces["wwan0"] = {true, true, {ifaddr("198.18.3.2", 24)}};
-    module.set_observer([this](const std::string& l, LinkState s, const LinkQuality& q, const std::string& r) {
-      observed.push_back({l, s, r, q});
-    });
   }
-  Result<void> apply(const Config& next) {
-    auto r = module.apply(next, diff_configs(current, next));
-    if (r) current = next;
-    return r;
-  }
+  // As the daemon applies: link table entries around the module's apply.
+  Result<void> apply(const Config& next) { return h.apply(module, next); }
+  // The link monitor's own state.
   LinkState state(const std::string& link) const {
     auto* m = module.monitor(link);
     return m ? m->state() : LinkState::unknown;
   }
   std::string reason(const std::string& link) const { return module.monitor(link)->reason(); }
-  // The last state the observer (routing) was told for a link.
-  std::optional<LinkState> observed_state(const std::string& link) const {
-    for (auto it = observed.rbegin(); it != observed.rend(); ++it)
-      if (it->link == link) return it->state;
-    return std::nullopt;
+  // The last state the link table announced (what routing, hooks and events see).
+  std::optional<LinkState> observed_state(const std::string& link) const { return bus.last_state(link); }
+  // Netlink, as the routing module publishes it.
+  void carrier(const std::string& ifname, bool up) {
+    h.bus.publish(InterfaceEvent{ifname, InterfaceEvent::Kind::carrier, up, {}});
   }
+  void addr_event(const std::string& ifname, const IpPrefix& a, bool added) {
+    h.bus.publish(InterfaceEvent{ifname, InterfaceEvent::Kind::address, added, a});
+  }
+  void gone(const std::string& ifname) { h.bus.publish(InterfaceEvent{ifname, InterfaceEvent::Kind::gone, false, {}}); }
+  int sent_total() { return probers.sent["wan1"] + probers.sent["wan2"] + probers.sent["cell1"]; }
   static probe::MonitorOptions options() {
     probe::MonitorOptions o;
     o.seed = 7;
@@ -61,48 +54,50 @@ class MonitorModuleTest : public ::testing::Test {
 
   FakeTimeSource time;
   ScriptedProbers probers{time};
-  RecordingSink sink;
+  testing::ModuleHarness h{time};
+  testing::BusRecorder bus{h.bus};
   std::map<std::string, InterfaceStatus> interfaces;
-  std::vector<Observed> observed;
-  MonitorModule module{time, probers, sink,
+  MonitorModule module{h.ctx, probers,
                        [this](const std::string& ifname) -> std::optional<InterfaceStatus> {
                          auto it = interfaces.find(ifname);
                          if (it == interfaces.end()) return InterfaceStatus{};
                          return it->second;
                        },
                        options()};
-  Config current;
 };
 
-TEST_F(MonitorModuleTest, AddedLinksProbeAndComeUpReportingSinkAndObserver) {
+TEST_F(MonitorModuleTest, AddedLinksProbeAndComeUpInTheLinkTable) {
   ASSERT_TRUE(apply(probed_config()).ok());
   EXPECT_EQ(module.size(), 3u);
-  // Told at once (unknown), before any probe answered.
-  EXPECT_EQ(observed_state("wan1"), LinkState::unknown);
+  // In the table at once (unknown), before any probe answered; no event for that.
+  EXPECT_EQ(h.state("wan1"), LinkState::unknown);
+  EXPECT_EQ(observed_state("wan1"), std::nullopt);
   time.advance(500ms);  // round 1 at 0, round 2 at fast_interval: up_after = 2
   for (const char* l : {"wan1", "wan2", "cell1"}) {
     EXPECT_EQ(state(l), LinkState::up) << l;
-    EXPECT_EQ(sink.state(l), LinkState::up) << l;
+    EXPECT_EQ(h.state(l), LinkState::up) << l;
     EXPECT_EQ(observed_state(l), LinkState::up) << l;
-    EXPECT_EQ(sink.last_reason(l), "probes_ok") << l;
+    EXPECT_EQ(h.reason(l), "probes_ok") << l;
+    EXPECT_EQ(h.links.find(l)->transitions, 1u) << l << ": one event per transition";
   }
+  EXPECT_EQ(bus.link_events.size(), 3u);
   EXPECT_EQ(probers.targets["wan1"], (std::set<std::string>{"203.0.113.1", "203.0.113.2"}));
-  ASSERT_TRUE(sink.quality["wan1"].latency_ms.has_value());
-  EXPECT_NEAR(*sink.quality["wan1"].latency_ms, 10.0, 0.5);
+  ASSERT_TRUE(h.links.find("wan1")->quality.latency_ms.has_value());
+  EXPECT_NEAR(*h.links.find("wan1")->quality.latency_ms, 10.0, 0.5);
 }
 
 TEST_F(MonitorModuleTest, QualityIsPushedEverySecond) {
   ASSERT_TRUE(apply(probed_config()).ok());
   time.advance(2s);
-  int reports = sink.quality_reports;
-  size_t seen = observed.size();
+  int reports = bus.quality_total;
+  size_t events = bus.link_events.size();
   time.advance(3s);
   // 3 links x 3 syncs at least (state changes would add more; there are none now).
-  EXPECT_GE(sink.quality_reports - reports, 9);
-  EXPECT_LE(sink.quality_reports - reports, 12);
-  EXPECT_GE(observed.size() - seen, 9u);
-  ASSERT_TRUE(observed.back().quality.latency_ms.has_value());
-  EXPECT_EQ(observed.back().state, LinkState::up);
+  EXPECT_GE(bus.quality_total - reports, 9);
+  EXPECT_LE(bus.quality_total - reports, 12);
+  EXPECT_EQ(bus.link_events.size(), events) << "a quality refresh is no transition";
+  ASSERT_TRUE(h.links.find("wan1")->quality.latency_ms.has_value());
+  EXPECT_EQ(h.state("wan1"), LinkState::up);
 }
 
 TEST_F(MonitorModuleTest, DisabledLinkSendsNothingAndIsDisabledAtOnce) {
@@ -122,13 +117,15 @@ TEST_F(MonitorModuleTest, DisabledLinkSendsNothingAndIsDisabledAtOnce) {
   time.advance(500ms);
   EXPECT_EQ(state("wan2"), LinkState::up);
   EXPECT_EQ(observed_state("wan2"), LinkState::up);
+  EXPECT_EQ(h.state("wan2"), LinkState::up);
   EXPECT_EQ(probers.made["wan2"], 2) << "enable must not rebuild the prober (check + monitor at add only)";
 
-  // Disable: routing hears it during the apply itself, probes stop.
+  // Disable: the table says so once the change is committed (admin), probes stop.
   c.links["wan2"].enabled = false;
   ASSERT_TRUE(apply(c).ok());
   EXPECT_EQ(state("wan2"), LinkState::disabled);
   EXPECT_EQ(observed_state("wan2"), LinkState::disabled);
+  EXPECT_EQ(h.reason("wan2"), "admin");
   int sent = probers.sent["wan2"];
   time.advance(5s);
   EXPECT_EQ(probers.sent["wan2"], sent);
@@ -169,13 +166,16 @@ TEST_F(MonitorModuleTest, APrepareFailureChangesNothing) {
   c.links["wan3"] = wan3;
   c.link_order.push_back("wan3");
   probers.fail.insert("wan3");
-  size_t seen = observed.size();
+  size_t seen = bus.link_events.size();
+  int quality = bus.quality_total;
   auto r = apply(c);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("link wan3"), std::string::npos) << r.error().message;
   EXPECT_EQ(module.monitor("wan3"), nullptr);
   EXPECT_EQ(state("wan1"), LinkState::up);
-  EXPECT_EQ(observed.size(), seen) << "nothing reported for a rejected apply";
+  EXPECT_EQ(bus.link_events.size(), seen) << "nothing reported for a rejected apply";
+  EXPECT_EQ(bus.quality_total, quality);
+  EXPECT_FALSE(h.links.contains("wan3"));
   time.advance(3s);
   EXPECT_EQ(state("wan1"), LinkState::up);
 }
@@ -198,34 +198,35 @@ TEST_F(MonitorModuleTest, RecoveryAfterAnOutageIsUpNotDegraded) {
 TEST_F(MonitorModuleTest, CarrierLossTakesOnlyThatLinkDownAtOnce) {
   ASSERT_TRUE(apply(probed_config()).ok());
   time.advance(2s);
-  module.on_carrier("eth1", false);
-  // Synchronously: the sink and routing know before any timer runs.
+  carrier("eth1", false);
+  // Synchronously: the table (and so routing) knows before any timer runs.
   EXPECT_EQ(state("wan1"), LinkState::down);
   EXPECT_EQ(reason("wan1"), "carrier_lost");
   EXPECT_EQ(observed_state("wan1"), LinkState::down);
-  EXPECT_EQ(sink.state("wan1"), LinkState::down);
+  EXPECT_EQ(h.state("wan1"), LinkState::down);
+  EXPECT_EQ(h.reason("wan1"), "carrier_lost");
   EXPECT_EQ(state("wan2"), LinkState::up);
   int sent = probers.sent["wan1"];
   time.advance(3s);
   EXPECT_EQ(probers.sent["wan1"], sent) << "no probe while the carrier is lost";
-  module.on_carrier("eth1", true);
+  carrier("eth1", true);
   time.advance(1s);  // earned again: up_after good rounds
   EXPECT_EQ(state("wan1"), LinkState::up);
-  module.on_carrier("eth9", false);  // not a link interface
+  carrier("eth9", false);  // not a link interface
   EXPECT_EQ(state("wan1"), LinkState::up);
 }
 
 TEST_F(MonitorModuleTest, AddressLostOnlyWhenTheInterfaceHasNoneLeft) {
   ASSERT_TRUE(apply(probed_config()).ok());
   time.advance(2s);
-  module.on_address("eth2", ifaddr("fe80::1", 64), false);  // link-local: ignored
-  module.on_address("eth2", ifaddr("198.18.2.2", 24), false);
+  addr_event("eth2", ifaddr("fe80::1", 64), false);  // link-local: ignored
+  addr_event("eth2", ifaddr("198.18.2.2", 24), false);
   EXPECT_EQ(state("wan2"), LinkState::up) << "2001:db8:2::2 is still there";
-  module.on_address("eth2", ifaddr("2001:db8:2::2", 64), false);
+  addr_event("eth2", ifaddr("2001:db8:2::2", 64), false);
   EXPECT_EQ(state("wan2"), LinkState::down);
   EXPECT_EQ(reason("wan2"), "address_lost");
   EXPECT_EQ(observed_state("wan2"), LinkState::down);
-  module.on_address("eth2", ifaddr("198.18.2.7", 24), true);
+  addr_event("eth2", ifaddr("198.18.2.7", 24), true);
   time.advance(1s);
   EXPECT_EQ(state("wan2"), LinkState::up);
 }
@@ -233,11 +234,12 @@ TEST_F(MonitorModuleTest, AddressLostOnlyWhenTheInterfaceHasNoneLeft) {
 TEST_F(MonitorModuleTest, InterfaceGoneAndBack) {
   ASSERT_TRUE(apply(probed_config()).ok());
   time.advance(2s);
-  module.on_link_gone("wwan0");
+  gone("wwan0");
   EXPECT_EQ(state("cell1"), LinkState::down);
   EXPECT_EQ(reason("cell1"), "interface_gone");
+  EXPECT_EQ(h.reason("cell1"), "interface_gone");
   // The modem re-creates the interface: the link event carries its carrier.
-  module.on_carrier("wwan0", true);
+  carrier("wwan0", true);
   time.advance(1s);
   EXPECT_EQ(state("cell1"), LinkState::up);
 }
@@ -254,7 +256,7 @@ TEST_F(MonitorModuleTest, InitialInterfaceStateIsSeededFromTheKernel) {
   EXPECT_EQ(observed_state("cell1"), LinkState::down);
   time.advance(3s);
   EXPECT_EQ(probers.sent["cell1"] + probers.sent["wan2"] + probers.sent["wan1"], 0);
-  module.on_address("eth1", ifaddr("198.18.1.2", 24), true);
+  addr_event("eth1", ifaddr("198.18.1.2", 24), true);
   time.advance(1s);
   EXPECT_EQ(state("wan1"), LinkState::up);
 }
@@ -266,7 +268,7 @@ TEST_F(MonitorModuleTest, MovingALinkToAnotherInterfaceRereadsIt) {
   c.links["wan2"].interface = "eth7";  // absent
   ASSERT_TRUE(apply(c).ok());
   EXPECT_EQ(reason("wan2"), "interface_gone");
-  module.on_carrier("eth2", false);  // the old interface is not this link's any more
+  carrier("eth2", false);  // the old interface is not this link's any more
   EXPECT_EQ(reason("wan2"), "interface_gone");
 }
 
@@ -299,11 +301,62 @@ TEST_F(MonitorModuleTest, StopSilencesEveryLink) {
   ASSERT_TRUE(apply(probed_config()).ok());
   time.advance(2s);
   module.stop();
-  int sent = probers.sent["wan1"] + probers.sent["wan2"] + probers.sent["cell1"];
-  int reports = sink.quality_reports;
+  int sent = sent_total();
+  int reports = bus.quality_total;
   time.advance(5s);
-  EXPECT_EQ(probers.sent["wan1"] + probers.sent["wan2"] + probers.sent["cell1"], sent);
-  EXPECT_EQ(sink.quality_reports, reports);
+  EXPECT_EQ(sent_total(), sent);
+  EXPECT_EQ(bus.quality_total, reports);
+}
+
+// Another module (cellular: the bearer) raises a hard signal in the link
+// table: the link is down at once with that reason, the monitor holds it
+// (no probes), and after the signal clears the link earns its return with
+// up_after good rounds, as after a carrier loss.
+TEST_F(MonitorModuleTest, AHardSignalHoldsTheLinkDownAndItsReturnIsEarned) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  time.advance(2s);
+  ASSERT_EQ(h.state("cell1"), LinkState::up);
+  bus.clear();
+  h.links.set_hard_signal("cell1", "bearer", "bearer_disconnected");
+  EXPECT_EQ(state("cell1"), LinkState::down) << "the monitor holds it down";
+  EXPECT_EQ(h.state("cell1"), LinkState::down);
+  EXPECT_EQ(h.reason("cell1"), "bearer_disconnected");
+  EXPECT_EQ(bus.order, std::vector<std::string>{"link cell1 down (bearer_disconnected)"}) << "one event";
+  int sent = probers.sent["cell1"];
+  time.advance(5s);
+  EXPECT_EQ(probers.sent["cell1"], sent) << "no probes while held";
+  EXPECT_EQ(h.state("cell1"), LinkState::down);
+  EXPECT_GT(probers.sent["wan1"], 0);
+  EXPECT_EQ(h.state("wan1"), LinkState::up) << "only that link";
+
+  h.links.clear_hard_signal("cell1", "bearer");
+  EXPECT_EQ(h.state("cell1"), LinkState::down) << "clearing the signal does not bring it back by itself";
+  time.advance(50ms);  // one good round (at once, answered after 10 ms): not enough (up_after 2)
+  EXPECT_GT(probers.sent["cell1"], sent) << "probing again";
+  EXPECT_EQ(h.state("cell1"), LinkState::down);
+  time.advance(1s);
+  EXPECT_EQ(state("cell1"), LinkState::up);
+  EXPECT_EQ(h.state("cell1"), LinkState::up);
+  EXPECT_EQ(h.reason("cell1"), "probes_ok");
+}
+
+TEST_F(MonitorModuleTest, AHardSignalOnAnotherLinkOrAnUnknownLinkChangesNothingHere) {
+  ASSERT_TRUE(apply(probed_config()).ok());
+  time.advance(2s);
+  h.bus.publish(HardSignalEvent{"nope", "bearer", true, "bearer_disconnected"});  // no such link
+  for (const char* l : {"wan1", "wan2", "cell1"}) EXPECT_EQ(state(l), LinkState::up) << l;
+  // Two sources: the link stays held until both are cleared.
+  h.links.set_hard_signal("cell1", "bearer", "bearer_disconnected");
+  h.links.set_hard_signal("cell1", "registration", "not_registered");
+  h.links.clear_hard_signal("cell1", "bearer");
+  int sent = probers.sent["cell1"];
+  time.advance(3s);
+  EXPECT_EQ(probers.sent["cell1"], sent) << "still held by the registration";
+  EXPECT_EQ(h.state("cell1"), LinkState::down);
+  EXPECT_EQ(h.links.find("cell1")->hard_down.count("registration"), 1u);
+  h.links.clear_hard_signal("cell1", "registration");
+  time.advance(2s);
+  EXPECT_EQ(h.state("cell1"), LinkState::up);
 }
 
 TEST(ReadInterfaceStatus, ReadsCarrierAndNonLinkLocalAddresses) {
@@ -327,7 +380,8 @@ TEST(MonitorModuleInDaemon, RollbackRemovesTheAddedLinkAndKeepsTheOthers) {
   testing::TempConfig file;
   Daemon daemon(time, file.load());
   ScriptedProbers probers(time);
-  MonitorModule monitor(time, probers, daemon, [](const std::string& ifname) -> std::optional<InterfaceStatus> {
+  ModuleContext ctx = daemon.context();
+  MonitorModule monitor(ctx, probers, [](const std::string& ifname) -> std::optional<InterfaceStatus> {
     if (ifname == "eth3") return InterfaceStatus{};  // not there (yet)
     return InterfaceStatus{true, true, {ifaddr("198.18.9.2", 24)}};
   });

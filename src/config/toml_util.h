@@ -1,0 +1,32 @@
+#pragma once
+// toml++ helpers shared by the loader, the section context and the editor. Internal to src/config.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/toml.h"
+
+namespace uplink {
+
+// "a string", "an integer", ... for "expected X, got Y" messages.
+std::string type_name(const toml::node& n);
+
+bool earlier(const toml::source_position& a, const toml::source_position& b);
+
+struct Entry {
+  const toml::key* key;
+  const toml::node* node;
+};
+
+// toml++ keeps a table's keys sorted by name; messages and link order follow the file.
+std::vector<Entry> in_file_order(const toml::table& t);
+
+// The key object of `name` in `t` (its source is where the name is written), or nullptr.
+const toml::key* key_of(const toml::table& t, std::string_view name);
+
+// A TOML syntax error turned into a message that says where it is: the key on
+// the failing line and the [table] it belongs to, e.g.
+// "links.wan1.probe.interval: syntax error in [links.wan1.probe]: Error while parsing ...".
+std::string describe_syntax_error(std::string_view text, const toml::parse_error& e);
+
+}  // namespace uplink

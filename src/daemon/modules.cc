@@ -1,0 +1,35 @@
+#include "daemon/modules.h"
+
+#include <memory>
+
+#include "config/section.h"
+#include "policy/hooks_module.h"
+#include "policy/routing_module.h"
+#include "probe/monitor_module.h"
+#include "testmod/testmod_module.h"
+
+namespace uplink {
+
+const std::vector<ModuleSpec>& builtin_modules() {
+  static const std::vector<ModuleSpec> list = {
+      {"routing", nullptr, [](ModuleContext& c) { return std::make_unique<RoutingModule>(c); }},
+      {"monitor", nullptr, [](ModuleContext& c) { return std::make_unique<MonitorModule>(c); }},
+      {"hooks", nullptr, [](ModuleContext& c) { return std::make_unique<HooksModule>(c); }},
+      {"testmod", register_testmod_config, [](ModuleContext& c) { return std::make_unique<TestModule>(c); }},
+  };
+  return list;
+}
+
+void register_module_configs(SectionRegistry& registry) {
+  for (const auto& m : builtin_modules())
+    if (m.register_config) m.register_config(registry);
+}
+
+void register_module_configs() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  register_module_configs(SectionRegistry::global());
+}
+
+}  // namespace uplink
