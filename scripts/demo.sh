@@ -240,3 +240,6 @@ step "fault: carrier back on wwan0, now with 80 ms delay and 10 ms jitter (cell1
 expect 15 cell1=up default=wan1,wan2
 evidence
 "$LAB" status
+
+# The AIoT story on this lab and uplinkd (scripts/demo-aiot.sh; it says why and is skipped when the build lacks a piece).
+if [ -n "${SOCK:-}" ]; then AIOT_SOCKET=$SOCK AIOT_CONFIG="$TMP/uplinkd.toml" BUILD_DIR=$BUILD scripts/demo-aiot.sh || MISSED+=("the AIoT story (scripts/demo-aiot.sh): see its lines above"); fi

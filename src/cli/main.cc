@@ -83,8 +83,15 @@ int usage(const std::string& message) {
 // A verb a module registered (control/verbs.h): the daemon parses `argv`
 // itself; "text" in the result is the human form.
 int module_verb(const Globals& g, const std::string& verb, const std::vector<std::string>& args) {
-  auto res = call(g, Json{{"cmd", verb}, {"argv", args}, {"json", g.json}});
-  if (!res) return kFailed;
+  ControlClient c;
+  if (auto r = c.connect(resolve_socket_path(g.socket)); !r) return fail(r.error().message);
+  auto res = c.request(Json{{"cmd", verb}, {"argv", args}, {"json", g.json}});
+  if (!res) {
+    // No module of this daemon registers it (e.g. modems without the cellular module).
+    if (res.error().message == "unknown command '" + verb + "'")
+      return fail(verb + ": not available in this build (uplinkctl verbs lists what this daemon offers)");
+    return fail(res.error().message);
+  }
   if (g.json) {
     Json out = *res;
     if (out.is_object()) out.erase("text");

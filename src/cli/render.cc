@@ -141,8 +141,16 @@ std::string render_event(const Json& e) {
     return cell(field(e, "ts")) + "  policy " + cell(field(e, "policy")) + "  " + cell(field(e, "active_before")) +
            " -> " + cell(field(e, "active")) + "  (" + cell(field(e, "reason")) + ")";
   }
-  return cell(field(e, "ts")) + "  " + cell(field(e, "link")) + "  " + cell(field(e, "from")) + " -> " +
-         cell(field(e, "to")) + "  (" + cell(field(e, "reason")) + ")";
+  if (e.is_object() && e.contains("link") && e.contains("from") && e.contains("to")) {
+    return cell(field(e, "ts")) + "  " + cell(field(e, "link")) + "  " + cell(field(e, "from")) + " -> " +
+           cell(field(e, "to")) + "  (" + cell(field(e, "reason")) + ")";
+  }
+  // A module's event (queue, plugin, tunnel, ...): its time, then its fields as they are.
+  std::string out = cell(field(e, "ts"));
+  if (e.is_object())
+    for (auto it = e.begin(); it != e.end(); ++it)
+      if (it.key() != "ts") out += "  " + it.key() + "=" + (it->is_string() ? it->get<std::string>() : it->dump());
+  return out;
 }
 
 }  // namespace uplink::cli

@@ -184,7 +184,8 @@ TEST(Sections, LinkExtensionParsedForItsKind) {
   EXPECT_EQ(e->switch_after, Duration(5min));
   EXPECT_EQ(c.links.at("wan1").extension, nullptr);
   // Called also when none of its keys is written: defaults.
-  const auto* d = parse(kBase).links.at("cell1").extension_as<CellExtension>();
+  Config base = parse(kBase);
+  const auto* d = base.links.at("cell1").extension_as<CellExtension>();
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->switch_after, Duration(2min));
 }

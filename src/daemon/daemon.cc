@@ -25,6 +25,7 @@ Daemon::Daemon(TimeSource& time, Config initial, std::optional<std::string> log_
       config_(std::move(initial)),
       log_level_override_(std::move(log_level_override)),
       links_(time, bus_),
+      ctx_{time_, bus_, links_, verbs_, services_, [this]() -> const Config& { return config_; }},
       started_(time.wall_now()) {
   services_.provide<TimeSource>(time_);
   bus_.subscribe<PolicyEvent>([this](const PolicyEvent& e) { on_policy_event(e); });
@@ -35,10 +36,6 @@ Daemon::Daemon(TimeSource& time, Config initial, std::optional<std::string> log_
 }
 
 Daemon::~Daemon() = default;
-
-ModuleContext Daemon::context() {
-  return ModuleContext{time_, bus_, links_, verbs_, services_, [this]() -> const Config& { return config_; }};
-}
 
 Module& Daemon::add_module(std::unique_ptr<Module> m) {
   Module& ref = *m;

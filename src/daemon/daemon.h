@@ -64,8 +64,9 @@ class Daemon final {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // What modules are created with (module.h).
-  ModuleContext context();
+  // What modules are created with (module.h); lives as long as the daemon
+  // (modules may keep the reference).
+  ModuleContext& context() { return ctx_; }
   // List order is apply order. Call before start(). The daemon owns the first form.
   Module& add_module(std::unique_ptr<Module> m);
   void add_module(Module& m) { modules_.push_back(&m); }
@@ -111,6 +112,7 @@ class Daemon final {
   LinkTable links_;
   control::VerbRegistry verbs_;
   Services services_;
+  ModuleContext ctx_;
   std::vector<std::unique_ptr<Module>> owned_;
   std::vector<Module*> modules_;
   std::vector<ApplyGuard> guards_;

@@ -128,7 +128,7 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   services.provide<NftChangeMonitor>(nft_events);
   services.provide(kernel_objects);
   services.provide<probe::ProberFactory>(probers);
-  ModuleContext ctx = daemon.context();
+  ModuleContext& ctx = daemon.context();
   for (const auto& spec : builtin_modules()) daemon.add_module(spec.create(ctx));
   // The socket is bound once; moving it needs a restart (said, not ignored).
   daemon.add_guard([](const Config& cur, const Config& next, const ConfigDiff&) -> Result<void> {

@@ -3,10 +3,15 @@
 #include <memory>
 
 #include "config/section.h"
+#include "plugin/plugins_module.h"
 #include "policy/hooks_module.h"
 #include "policy/routing_module.h"
 #include "probe/monitor_module.h"
 #include "testmod/testmod_module.h"
+#include "tunnel/tunnel_config.h"
+#include "tunnel/tunnel_module.h"
+#include "uplink/uplink_config.h"
+#include "uplink/uplink_module.h"
 
 namespace uplink {
 
@@ -14,7 +19,13 @@ const std::vector<ModuleSpec>& builtin_modules() {
   static const std::vector<ModuleSpec> list = {
       {"routing", nullptr, [](ModuleContext& c) { return std::make_unique<RoutingModule>(c); }},
       {"monitor", nullptr, [](ModuleContext& c) { return std::make_unique<MonitorModule>(c); }},
+      // Tunnels after routing: their underlay follows routing's policy events.
+      {"tunnel", register_tunnel_config, [](ModuleContext& c) { return make_tunnel_module(c); }},
       {"hooks", nullptr, [](ModuleContext& c) { return std::make_unique<HooksModule>(c); }},
+      // The uplink before the plugins: it provides the MessageSink their messages go to.
+      {"uplink", register_uplink_config, [](ModuleContext& c) { return make_uplink_module(c); }},
+      {"plugins", plugin::register_plugins_config,
+       [](ModuleContext& c) { return std::make_unique<plugin::PluginsModule>(c); }},
       {"testmod", register_testmod_config, [](ModuleContext& c) { return std::make_unique<TestModule>(c); }},
   };
   return list;

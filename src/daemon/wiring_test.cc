@@ -66,7 +66,7 @@ class Wiring : public ::testing::Test {
     s.provide<NftChangeMonitor>(nft_monitor_);
     s.provide(objects_);
     s.provide<probe::ProberFactory>(probers_);
-    ModuleContext ctx = daemon_->context();
+    ModuleContext& ctx = daemon_->context();
     for (const auto& spec : builtin_modules()) daemon_->add_module(spec.create(ctx));
     ASSERT_TRUE(daemon_->start());
   }
