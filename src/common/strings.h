@@ -18,4 +18,18 @@ inline std::string join(const std::vector<std::string>& items, std::string_view 
   return out;
 }
 
+// A Prometheus label value: backslash, quote and newline escaped.
+inline std::string prometheus_label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace uplink

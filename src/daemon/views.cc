@@ -1,4 +1,5 @@
 #include "daemon/views.h"
+#include "common/strings.h"
 
 #include <unistd.h>
 
@@ -23,19 +24,6 @@ std::string ports_text(const std::vector<PortRange>& ports) {
   return s;
 }
 
-// Prometheus label values escape backslash, quote and newline.
-std::string label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 std::string number(double v) {
   char buf[40];
@@ -155,7 +143,7 @@ std::string metrics_text(const Daemon& d, const std::string& extra) {
   for (const auto& name : d.config().link_order) {
     const auto& rt = d.links().at(name);
     for (LinkState s : {LinkState::unknown, LinkState::up, LinkState::degraded, LinkState::down, LinkState::disabled}) {
-      out += "uplink_link_state{link=\"" + label(name) + "\",state=\"" + std::string(to_string(s)) + "\"} " +
+      out += "uplink_link_state{link=\"" + prometheus_label(name) + "\",state=\"" + std::string(to_string(s)) + "\"} " +
              (rt.state == s ? "1" : "0") + "\n";
     }
   }
@@ -170,25 +158,25 @@ std::string metrics_text(const Daemon& d, const std::string& extra) {
     help(m.metric, "gauge", m.text);
     for (const auto& name : d.config().link_order) {
       const auto& v = d.links().at(name).quality.*m.field;
-      if (v) out += std::string(m.metric) + "{link=\"" + label(name) + "\"} " + number(*v) + "\n";
+      if (v) out += std::string(m.metric) + "{link=\"" + prometheus_label(name) + "\"} " + number(*v) + "\n";
     }
   }
   help("uplink_link_transitions_total", "counter", "State changes since the link was configured.");
   for (const auto& name : d.config().link_order) {
-    out += "uplink_link_transitions_total{link=\"" + label(name) + "\"} " +
+    out += "uplink_link_transitions_total{link=\"" + prometheus_label(name) + "\"} " +
            std::to_string(d.links().at(name).transitions) + "\n";
   }
   help("uplink_policy_active_links", "gauge", "Links a policy currently uses.");
   for (const auto& name : d.config().policy_order) {
     auto it = d.policies().find(name);
     size_t n = it == d.policies().end() ? 0 : it->second.active.size();
-    out += "uplink_policy_active_links{policy=\"" + label(name) + "\"} " + std::to_string(n) + "\n";
+    out += "uplink_policy_active_links{policy=\"" + prometheus_label(name) + "\"} " + std::to_string(n) + "\n";
   }
   help("uplink_policy_changes_total", "counter", "Changes of a policy's active links since it was configured.");
   for (const auto& name : d.config().policy_order) {
     auto it = d.policies().find(name);
     uint64_t n = it == d.policies().end() ? 0 : it->second.changes;
-    out += "uplink_policy_changes_total{policy=\"" + label(name) + "\"} " + std::to_string(n) + "\n";
+    out += "uplink_policy_changes_total{policy=\"" + prometheus_label(name) + "\"} " + std::to_string(n) + "\n";
   }
   const auto& c = d.counters();
   help("uplink_config_reloads_total", "counter", "Configuration reloads by result.");

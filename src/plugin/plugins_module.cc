@@ -1,4 +1,5 @@
 #include "plugin/plugins_module.h"
+#include "common/strings.h"
 
 #include <unistd.h>
 
@@ -34,18 +35,6 @@ std::string fmt_bytes(uint64_t b) {
   return buf;
 }
 
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -282,7 +271,7 @@ void PluginsModule::add_metrics(std::string& text) const {
   if (plugins_.empty()) return;
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    for (const auto& [pname, e] : plugins_) text += std::string(name) + "{plugin=\"" + label(pname) + "\"} " + value(e) + "\n";
+    for (const auto& [pname, e] : plugins_) text += std::string(name) + "{plugin=\"" + prometheus_label(pname) + "\"} " + value(e) + "\n";
   };
   family("uplink_plugin_up", "gauge", "1 while the plugin answers its heartbeats", [](const Entry& e) {
     return std::string(e.runner->state() == State::running ? "1" : "0");
@@ -307,11 +296,11 @@ void PluginsModule::add_metrics(std::string& text) const {
           "# TYPE uplink_plugin_input_bad_lines_total counter\n";
   for (const auto& [pname, e] : plugins_)
     for (const auto& [spec, in] : e.inputs)
-      text += "uplink_plugin_input_bad_lines_total{plugin=\"" + label(pname) + "\",input=\"" + label(spec) + "\"} " +
+      text += "uplink_plugin_input_bad_lines_total{plugin=\"" + prometheus_label(pname) + "\",input=\"" + prometheus_label(spec) + "\"} " +
               std::to_string(in->bad_lines()) + "\n";
   text += "# HELP uplink_plugin_events_total Plugin events by kind\n# TYPE uplink_plugin_events_total counter\n";
   for (const auto& [kind, n] : events_by_kind_)
-    text += "uplink_plugin_events_total{event=\"" + label(kind) + "\"} " + std::to_string(n) + "\n";
+    text += "uplink_plugin_events_total{event=\"" + prometheus_label(kind) + "\"} " + std::to_string(n) + "\n";
 }
 
 }  // namespace plugin

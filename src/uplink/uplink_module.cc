@@ -1,4 +1,5 @@
 #include "uplink/uplink_module.h"
+#include "common/strings.h"
 
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
@@ -37,18 +38,6 @@ std::string fmt_age(const std::optional<Duration>& d) {
   return std::to_string(s / 86400) + "d";
 }
 
-std::string escape_label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -464,14 +453,14 @@ void UplinkModule::add_metrics(std::string& text) const {
   auto classes = queue_->classes();
   text += "# HELP uplink_queue_depth Messages in the durable uplink queue, by class.\n# TYPE uplink_queue_depth gauge\n";
   for (const auto& c : classes)
-    text += "uplink_queue_depth{class=\"" + escape_label(c.name) + "\"} " + std::to_string(c.count) + "\n";
+    text += "uplink_queue_depth{class=\"" + prometheus_label(c.name) + "\"} " + std::to_string(c.count) + "\n";
   text += "# HELP uplink_queue_bytes Bytes accounted in the queue, by class.\n# TYPE uplink_queue_bytes gauge\n";
   for (const auto& c : classes)
-    text += "uplink_queue_bytes{class=\"" + escape_label(c.name) + "\"} " + std::to_string(c.bytes) + "\n";
+    text += "uplink_queue_bytes{class=\"" + prometheus_label(c.name) + "\"} " + std::to_string(c.bytes) + "\n";
   text += "# HELP uplink_queue_oldest_age_seconds Age of the oldest queued message, by class.\n"
           "# TYPE uplink_queue_oldest_age_seconds gauge\n";
   for (const auto& c : classes)
-    text += "uplink_queue_oldest_age_seconds{class=\"" + escape_label(c.name) + "\"} " +
+    text += "uplink_queue_oldest_age_seconds{class=\"" + prometheus_label(c.name) + "\"} " +
             std::to_string(c.oldest_age ? std::chrono::duration<double>(*c.oldest_age).count() : 0.0) + "\n";
   text += "# HELP uplink_queue_dropped_total Messages dropped, by cause.\n# TYPE uplink_queue_dropped_total counter\n";
   for (auto c : kDropCauses)
