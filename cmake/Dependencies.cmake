@@ -13,20 +13,16 @@ pkg_check_modules(CONNTRACK REQUIRED IMPORTED_TARGET libnetfilter_conntrack)
 pkg_check_modules(MMGLIB REQUIRED IMPORTED_TARGET mm-glib)
 pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
 
-# uplinkd carries no C++ shared library: spdlog and fmt are used header-only,
+# uplinkd carries no C++ shared library: spdlog and fmt are compiled in (below),
 # toml++ is compiled once into uplink_config (src/config/toml_impl.cc), and
 # uplinkd links libstdc++/libgcc statically (src/daemon/CMakeLists.txt). Only
 # the code it uses is then mapped, which keeps its resident memory low
 # (README "The numbers": RSS).
-add_library(uplink_spdlog INTERFACE)
-if(UPLINK_SANITIZE)
-  # The sanitizer build (unit tests only) keeps Debian's compiled spdlog/fmt:
-  # header-only fmt in every file doubles its compile time.
-  target_link_libraries(uplink_spdlog INTERFACE spdlog::spdlog)
-else()
-  target_compile_definitions(uplink_spdlog INTERFACE SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY=1)
-  target_link_libraries(uplink_spdlog INTERFACE Threads::Threads)
-endif()
+# spdlog and fmt are compiled once, into uplink_spdlog (src/common/spdlog_impl.cc),
+# and linked statically: header-only they cost every logging file ~10 s of build.
+add_library(uplink_spdlog STATIC ${PROJECT_SOURCE_DIR}/src/common/spdlog_impl.cc)
+target_compile_definitions(uplink_spdlog PUBLIC SPDLOG_COMPILED_LIB SPDLOG_FMT_EXTERNAL)
+target_link_libraries(uplink_spdlog PUBLIC Threads::Threads)
 add_library(uplink_tomlpp INTERFACE)
 target_include_directories(uplink_tomlpp INTERFACE ${TOMLPP_INCLUDE_DIRS})
 target_compile_definitions(uplink_tomlpp INTERFACE TOML_HEADER_ONLY=0)

@@ -31,8 +31,8 @@ ATTACH=0
 [ -n "${AIOT_SOCKET:-}" ] && ATTACH=1
 
 if [ "$(id -u)" -ne 0 ]; then echo "demo-aiot.sh: run as root (network namespaces)" >&2; exit 1; fi
-if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD="" PLAIN=""; fi
-say() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+# say, alive, await_exit, stop_pid, summary
+. scripts/lib/lab.sh
 
 if [ "$ATTACH" = 0 ] && [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
   say "AIoT: dependencies"
@@ -100,23 +100,6 @@ if ! "$UPLINKD" --check-config "$CFG" >"$MY/check.log" 2>&1; then
 fi
 
 # ---- processes: each stopped by its PID -------------------------------------------------
-alive() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) && [ -n "$s" ] && [ "$s" != Z ]; }
-await_exit() {
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do alive "$1" || return 0; sleep 0.1; done
-  return 1
-}
-stop_pid() {
-  local pid=$1 secs=${2:-3} rc=0
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! await_exit "$pid" "$secs"; then
-    echo "demo-aiot.sh: PID $pid ignored SIGTERM for ${secs}s: SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || rc=$?
-  return $rc
-}
 cleanup() {
   local rc=$?
   set +e
@@ -172,13 +155,6 @@ try:
     print(eval(sys.argv[1]))
 except Exception:
     print("")' "$expr" 2>/dev/null || true
-}
-summary() {
-  ctl status --json 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-print(" ".join([l["name"] + "=" + l["state"] for l in s["links"]] +
-               [p["name"] + "=" + ",".join(p["active"]) for p in s["policies"]]))' 2>/dev/null || true
 }
 CURRENT_STEP="start"
 step() { CURRENT_STEP=$*; say "$*"; }

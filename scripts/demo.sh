@@ -20,8 +20,8 @@ BUILD=${BUILD_DIR:-$ROOT/build}
 
 if [ "$(id -u)" -ne 0 ]; then echo "demo.sh: run as root (network namespaces)" >&2; exit 1; fi
 
-if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD="" PLAIN=""; fi
-say() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+# say, alive, await_exit, stop_pid, summary
+. scripts/lib/lab.sh
 
 if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then   # DEMO_SKIP_BUILD=1 BUILD_DIR=...: reuse a build
   say "dependencies"
@@ -38,28 +38,6 @@ export UPLINK_LAB_PREFIX=$PREFIX
 TMP=$(mktemp -d /tmp/uplink-demo.XXXXXX)
 DAEMON_PID="" EVENTS_PID="" PRINTER_PID="" SEND_PID="" RECV_PID=""
 MISSED=()   # steps whose expected outcome did not show
-
-# A process we started is alive (a zombie is not: it only waits to be reaped).
-alive() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) && [ -n "$s" ] && [ "$s" != Z ]; }
-# Waits up to $2 seconds for PID $1 to end by itself.
-await_exit() {
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do alive "$1" || return 0; sleep 0.1; done
-  return 1
-}
-# Stops one process we started, by its PID: SIGTERM, up to $2 s (default 3),
-# then SIGKILL; reaps it and prints nothing. Returns its exit status.
-stop_pid() {
-  local pid=$1 secs=${2:-3} rc=0
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! await_exit "$pid" "$secs"; then
-    echo "demo.sh: PID $pid ignored SIGTERM for ${secs}s: SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || rc=$?
-  return $rc
-}
 
 cleanup() {
   local rc=$?
@@ -148,14 +126,6 @@ if [ -x "$UPLINKD" ] && [ -x "$UPLINKCTL" ]; then
       --flows 100000 --packets-per-flow 25 --src-port-base 0 >"$TMP/send.log" 2>&1 &
     SEND_PID=$!
   fi
-  # "wan1=up wan2=up cell1=up cell2=up default=wan1,wan2 private=cell1": links and active members.
-  summary() {
-    "$UPLINKCTL" --socket "$SOCK" status --json 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-print(" ".join([l["name"] + "=" + l["state"] for l in s["links"]] +
-               [p["name"] + "=" + ",".join(p["active"]) for p in s["policies"]]))' 2>/dev/null || true
-  }
   # Waits (at most $1 s) until every WORD (e.g. wan1=down default=wan2) is in the summary.
   CURRENT_STEP="start"
   expect() {

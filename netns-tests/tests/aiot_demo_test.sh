@@ -43,37 +43,28 @@ print(dur(get(wan1, "interval")), dur(get(wan1, "fast_interval")), int(get(wan1,
 PY
 )
 echo "config: wan1 interval ${INTERVAL}s fast_interval ${FAST}s up_after $UP_AFTER; uplink reconnect_max ${RECONNECT_MAX}s"
+# The delivery bound, seconds after the restore: probe_rounds_bound
+# (netns-tests/README.md) + one failed connect + the fault command. Python,
+# shared by the demo's wait below and the check at the end.
+BOUND_PY='
+def delivery_bound(interval, fast, up_after, reconnect_max, timeout):
+    return (interval * 1.1 + up_after * max(fast, 3 * timeout)) * 1.5 + 1 + reconnect_max + 3
+'
+export BOUND_PY
 # Before the demo's own wait gives up: the bound with the largest auto timeout (3 s).
-bound_for() {  # TIMEOUT_S -> seconds: probe_rounds_bound (netns-tests/README.md) + one failed connect + fault command
-  python3 -c '
-import sys
-interval, fast, up_after, reconnect_max, timeout = map(float, sys.argv[1:])
-rounds = (interval * 1.1 + up_after * max(fast, 3 * timeout)) * 1.5 + 1
-print(f"{rounds + reconnect_max + 3:.1f}")' "$INTERVAL" "$FAST" "$UP_AFTER" "$RECONNECT_MAX" "$1"
-}
-WAIT_LIMIT=$(python3 -c "import math; print(math.ceil($(bound_for 3) + 5))")
+WAIT_LIMIT=$(python3 -c "$BOUND_PY"'
+import math, sys
+print(math.ceil(round(delivery_bound(*map(float, sys.argv[1:])), 1) + 5))' "$INTERVAL" "$FAST" "$UP_AFTER" "$RECONNECT_MAX" 3)
 
 OUT=$(mktemp /tmp/uplink-aiot-test.XXXXXX)
-START=$SECONDS
-DEMO_SKIP_BUILD=1 BUILD_DIR=$BUILD AIOT_DELIVERY_LIMIT=$WAIT_LIMIT "$SRC/scripts/demo-aiot.sh" >"$OUT" 2>&1 &
-DEMO_PID=$!
-while kill -0 "$DEMO_PID" 2>/dev/null && [ "$(sed 's/.*) //' /proc/$DEMO_PID/stat 2>/dev/null | cut -c1)" != Z ]; do
-  if [ $((SECONDS - START)) -ge "$LIMIT" ]; then
-    fail "the demo did not end within ${LIMIT}s: SIGTERM to PID $DEMO_PID"
-    kill -TERM "$DEMO_PID"
-    for _ in $(seq 100); do kill -0 "$DEMO_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DEMO_PID" 2>/dev/null
-    break
-  fi
-  sleep 0.2
-done
-wait "$DEMO_PID"
-rc=$?
+. "$(dirname "$0")/demo_run.sh"
+run_demo "$LIMIT" "$OUT" : env DEMO_SKIP_BUILD=1 BUILD_DIR="$BUILD" AIOT_DELIVERY_LIMIT="$WAIT_LIMIT" "$SRC/scripts/demo-aiot.sh"
+rc=$DEMO_RC
 
 echo "---- demo output ($OUT) ----"
 cat "$OUT"
 echo "---- checks ----"
-echo "demo ran $((SECONDS - START))s (limit ${LIMIT}s), status $rc"
+echo "demo ran ${DEMO_SECS}s (limit ${LIMIT}s), status $rc"
 [ "$rc" -eq 0 ] || fail "exit status $rc (want 0)"
 if grep -q '^== AIoT story skipped' "$OUT"; then
   fail "the story was skipped: $(sed -n 's/^== AIoT story skipped: //p' "$OUT")"
@@ -85,7 +76,8 @@ grep -q 'uplinkd exited with status 0' "$OUT" || fail "uplinkd did not exit 0 on
 #   "== AIoT: cut every WAN ..."  "spike sent: row N ts T value V"  "== AIoT: restore one line ..."
 #   "restore: eth1 cleared at EPOCH"  "[broker EPOCH] anomaly/STREAM {...}"
 python3 - "$OUT" "$INTERVAL" "$FAST" "$UP_AFTER" "$RECONNECT_MAX" <<'PY' || FAILED=1
-import json, re, sys
+import json, os, re, sys
+exec(os.environ["BOUND_PY"])
 lines = open(sys.argv[1]).read().splitlines()
 interval, fast, up_after, reconnect_max = map(float, sys.argv[2:6])
 bad = []
@@ -116,7 +108,7 @@ if head is not None:
         got = float(re.match(r"\s*\[broker ([0-9.]+)\]", first).group(1))
         m = re.search(r"wan1 probe timeout before the restore: ([0-9.]+) ms", "\n".join(lines))
         timeout = float(m.group(1)) / 1000 if m else 3.0  # unknown: the auto timeout's maximum
-        bound = (interval * 1.1 + up_after * max(fast, 3 * timeout)) * 1.5 + 1 + reconnect_max + 3
+        bound = delivery_bound(interval, fast, up_after, reconnect_max, timeout)
         delay = got - restored
         print(f"alarm received {delay:.2f} s after the restore (bound {bound:.1f} s: probe timeout {timeout*1000:.0f} ms)")
         if delay <= 0:

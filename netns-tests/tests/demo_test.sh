@@ -21,28 +21,17 @@ for b in uplinkd uplinkctl uplink-lab flow-send flow-recv; do
 done
 
 OUT=$(mktemp /tmp/uplink-demo-test.XXXXXX)
-START=$SECONDS
-DEMO_SKIP_BUILD=1 BUILD_DIR=$BUILD "$SRC/scripts/demo.sh" >"$OUT" 2>&1 &
-DEMO_PID=$!
 # Watch the file while the demo runs: when the first event line and the last
 # step's tear-down appear (bounded: LIMIT seconds, then the demo is stopped).
 first_event="" stop_seen=""
-while kill -0 "$DEMO_PID" 2>/dev/null && [ "$(sed 's/.*) //' /proc/$DEMO_PID/stat 2>/dev/null | cut -c1)" != Z ]; do
-  now=$((SECONDS - START))
-  [ -z "$first_event" ] && grep -q '\[event\]' "$OUT" && first_event=$now
-  [ -z "$stop_seen" ] && grep -q '^== stop uplinkd' "$OUT" && stop_seen=$now
-  if [ "$now" -ge "$LIMIT" ]; then
-    fail "the demo did not end within ${LIMIT}s: SIGTERM to PID $DEMO_PID"
-    kill -TERM "$DEMO_PID"
-    for _ in $(seq 100); do kill -0 "$DEMO_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$DEMO_PID" 2>/dev/null
-    break
-  fi
-  sleep 0.2
-done
-wait "$DEMO_PID"
-rc=$?
-END=$((SECONDS - START))
+watch_output() {
+  [ -z "$first_event" ] && grep -q '\[event\]' "$OUT" && first_event=$1
+  [ -z "$stop_seen" ] && grep -q '^== stop uplinkd' "$OUT" && stop_seen=$1
+  return 0
+}
+. "$(dirname "$0")/demo_run.sh"
+run_demo "$LIMIT" "$OUT" watch_output env DEMO_SKIP_BUILD=1 BUILD_DIR="$BUILD" "$SRC/scripts/demo.sh"
+rc=$DEMO_RC END=$DEMO_SECS
 
 echo "---- demo output ($OUT) ----"
 cat "$OUT"

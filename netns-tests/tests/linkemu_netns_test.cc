@@ -56,12 +56,15 @@ TEST_F(LinkemuLine, CleanLineIsFastAndLossless) {
 }
 
 TEST_F(LinkemuLine, DelayAddsToTheRoundTrip) {
+  const Noise n = noise();
   ASSERT_TRUE(fault("eth1", {"delay", "40"}));
   auto j = probe(100, 2000);
   EXPECT_EQ(received(j), 100);
+  // Never early (exact); late by no more than what the machine adds right now
+  // (a loaded CI box once measured p50 41.27 against a bound of 41.0).
   EXPECT_GE(j["rtt_ms"]["min"].get<double>(), 40.0);
-  EXPECT_NEAR(j["rtt_ms"]["p50"].get<double>(), 40.0, 1.0);
-  EXPECT_LT(j["rtt_ms"]["p95"].get<double>(), 45.0);
+  EXPECT_LT(j["rtt_ms"]["p50"].get<double>(), 41.0 + n.p95) << "noise p95 " << n.p95;
+  EXPECT_LT(j["rtt_ms"]["p95"].get<double>(), 45.0 + n.p95) << "noise p95 " << n.p95;
   // ping agrees (ICMP takes the same way).
   auto p = exec("router", {"ping", "-c", "5", "-i", "0.05", "-I", "198.18.1.2", "203.0.113.2"});
   EXPECT_NE(p.out.find("5 received"), std::string::npos) << p.out;

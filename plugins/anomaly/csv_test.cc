@@ -59,47 +59,29 @@ TEST(Csv, TrailingBlankLinesAreFine) {
 }
 
 TEST(Csv, ErrorsNameTheLine) {
-  auto e = read_err("");
-  EXPECT_EQ(e.line, 1);
-  EXPECT_NE(e.message.find("empty file"), std::string::npos);
-
-  e = read_err("2014-04-01 00:00:00,1\n");
-  EXPECT_EQ(e.line, 1);
-  EXPECT_NE(e.message.find("expected header"), std::string::npos);
-
-  e = read_err("timestamp,value\n");
-  EXPECT_EQ(e.line, 2);
-  EXPECT_NE(e.message.find("no data rows"), std::string::npos);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,abc\n");
-  EXPECT_EQ(e.line, 3);
-  EXPECT_NE(e.message.find("bad value 'abc'"), std::string::npos);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00,nan\n");
-  EXPECT_EQ(e.line, 2);
-  EXPECT_NE(e.message.find("bad value"), std::string::npos);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00,\n");
-  EXPECT_EQ(e.line, 2);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00,1\n2014/04/01 00:05:00,2\n");
-  EXPECT_EQ(e.line, 3);
-  EXPECT_NE(e.message.find("bad timestamp"), std::string::npos);
-
-  e = read_err("timestamp,value\n2014-04-01 00:10:00,1\n2014-04-01 00:05:00,2\n");
-  EXPECT_EQ(e.line, 3);
-  EXPECT_NE(e.message.find("earlier than the previous"), std::string::npos);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00\n");
-  EXPECT_EQ(e.line, 2);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00,1,2\n");
-  EXPECT_EQ(e.line, 2);
-  EXPECT_NE(e.message.find("too many fields"), std::string::npos);
-
-  e = read_err("timestamp,value\n2014-04-01 00:00:00,1\n\n2014-04-01 00:10:00,1\n");
-  EXPECT_EQ(e.line, 3);
-  EXPECT_NE(e.message.find("empty line"), std::string::npos);
+  struct Case {
+    const char* text;
+    int line;
+    const char* message;  // a part of the message ("": any)
+  };
+  const Case cases[] = {
+      {"", 1, "empty file"},
+      {"2014-04-01 00:00:00,1\n", 1, "expected header"},
+      {"timestamp,value\n", 2, "no data rows"},
+      {"timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,abc\n", 3, "bad value 'abc'"},
+      {"timestamp,value\n2014-04-01 00:00:00,nan\n", 2, "bad value"},
+      {"timestamp,value\n2014-04-01 00:00:00,\n", 2, ""},
+      {"timestamp,value\n2014-04-01 00:00:00,1\n2014/04/01 00:05:00,2\n", 3, "bad timestamp"},
+      {"timestamp,value\n2014-04-01 00:10:00,1\n2014-04-01 00:05:00,2\n", 3, "earlier than the previous"},
+      {"timestamp,value\n2014-04-01 00:00:00\n", 2, ""},
+      {"timestamp,value\n2014-04-01 00:00:00,1,2\n", 2, "too many fields"},
+      {"timestamp,value\n2014-04-01 00:00:00,1\n\n2014-04-01 00:10:00,1\n", 3, "empty line"},
+  };
+  for (const auto& c : cases) {
+    const auto e = read_err(c.text);
+    EXPECT_EQ(e.line, c.line) << c.text;
+    EXPECT_NE(e.message.find(c.message), std::string::npos) << c.text << " -> " << e.message;
+  }
 }
 
 std::string series(int n, int spike_at = -1) {

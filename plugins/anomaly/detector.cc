@@ -25,9 +25,8 @@ constexpr int64_t kDayUs = int64_t{86400} * 1000000;
 // score never prints as the threshold.
 double Cooldown::below_threshold() const { return std::max(0.0, threshold_ - 1e-6); }
 
-Detector::Detector(const Params& p) : p_(p), cooldown_(p.threshold, p.cooldown, p.rearm, p.rearm_boost, p.cooldown_frac) {
+Detector::Detector(const Params& p) : p_(p), cooldown_(p.threshold, p.cooldown, p.cooldown_frac) {
   p_.warmup = std::clamp(p_.warmup, 16, kMaxWarmup);
-  p_.scales = std::clamp(p_.scales, 1, kMaxScales);
   p_.grids = std::clamp(p_.grids, 1, kMaxGrids);
   p_.levels = std::clamp(p_.levels, 1, kMaxLevels);
   reset();
@@ -36,39 +35,16 @@ Detector::Detector(const Params& p) : p_(p), cooldown_(p.threshold, p.cooldown, 
 void Detector::reset() {
   n_ = 0;
   cooldown_.reset();
-  mean_ = 0;
-  zmax_ = 0;
-  for (int i = 0; i < kMaxScales; ++i) short_[i] = msq_[i] = 0;
   grid_fixed_ = false;
   center_ = 0;
   spread_ = 1;
   smooth_ = 0;
   for (double& r : rate_) r = 0;
+  since_forget_ = 0;
   for (auto& c : ch_) c = Channel{};
   for (auto& d : slot_first_day_) d = kNeverDay;
   for (auto& w : bloom_) w[0] = w[1] = 0;
   cur_ = 0;
-}
-
-double Detector::deviation(double x) {
-  // n_ already counts x.
-  if (n_ == 1) {
-    mean_ = x;
-    for (int i = 0; i < p_.scales; ++i) short_[i] = x;
-    return 0;
-  }
-  const double a_long = std::max(1.0 / static_cast<double>(n_), 1.0 / p_.long_horizon);
-  const double eps = 1e-9 * (std::fabs(mean_) + 1e-3);
-  double z = 0;
-  for (int i = 0; i < p_.scales; ++i) {
-    const double a = std::max(1.0 / static_cast<double>(n_), 1.0 / p_.scale[i]);
-    short_[i] += a * (x - short_[i]);
-    const double d = short_[i] - mean_;
-    z = std::max(z, std::fabs(d) / (std::sqrt(msq_[i]) + eps));
-    msq_[i] += a_long * (d * d - msq_[i]);
-  }
-  mean_ += a_long * (x - mean_);
-  return std::isfinite(z) ? z : 1e12;
 }
 
 double Detector::transform(double x) const {
@@ -182,10 +158,11 @@ void Detector::novelty(double y, double ys, int64_t ts_us, bool learn_only, doub
   // Pass 1: every context's hash, and a prefetch of its Bloom line, so the
   // (with many streams, cold) cache lines load in parallel; pass 2 below
   // looks them up and learns them in the same order as before.
+  const bool on[kChannels] = {true, use_smooth, use_tod};
   int count[kChannels] = {};
   uint64_t hs[kChannels][kMaxLevels * kMaxGrids];
   for (int c = 0; c < kChannels; ++c) {
-    if ((c == 1 && !use_smooth) || (c == 2 && !use_tod)) continue;
+    if (!on[c]) continue;
     const Channel& ch = ch_[c];
     const double u = c == 1 ? ys : y;
     // Multi-resolution: the grid step is doubled `levels - 1` times; all
@@ -206,9 +183,8 @@ void Detector::novelty(double y, double ys, int64_t ts_us, bool learn_only, doub
     for (int lv = lvl; lv <= last; ++lv) {
       const double step = ch.step * static_cast<double>(1 << lv);
       for (int g = 0; g < grids; ++g) {
-        // Grid g: shifted by g/grids of a step, and `grid_spread` wider.
-        const double gstep = step * (1.0 + p_.grid_spread * g / grids);
-        double b = std::floor((u - ch.origin) / gstep + static_cast<double>(g) / grids);
+        // Grid g: shifted by g/grids of a step.
+        double b = std::floor((u - ch.origin) / step + static_cast<double>(g) / grids);
         b = std::clamp(b, -1e6, 1e6);
         uint64_t h = kSeed + static_cast<uint64_t>((c * kMaxLevels + lv) * kMaxGrids + g) * 0x632be59bd9b4e019ULL;
         if (c == 2) h = mix(h + static_cast<uint64_t>(slot));
@@ -221,7 +197,7 @@ void Detector::novelty(double y, double ys, int64_t ts_us, bool learn_only, doub
   }
   for (int c = 0; c < kChannels; ++c) {
     nov[c] = 0;
-    if ((c == 1 && !use_smooth) || (c == 2 && !use_tod)) continue;
+    if (!on[c]) continue;
     Channel& ch = ch_[c];
     const double u = c == 1 ? ys : y;
     double novel = 0;
@@ -242,54 +218,26 @@ void Detector::novelty(double y, double ys, int64_t ts_us, bool learn_only, doub
 
 double Detector::raw_score(int64_t ts_us, double x) {
   ++n_;
-  const double z = deviation(x);
-  double nov = 0;
   if (!grid_fixed_) {
     warm_[n_ - 1] = x;
     warm_ts_[n_ - 1] = ts_us;
     if (n_ == static_cast<uint64_t>(p_.warmup)) fix_grid();
-  } else {
-    const double y = transform(x);
-    smooth_ += (y - smooth_) / p_.smooth;
-    double c[kChannels];
-    novelty(y, smooth_, ts_us, false, c);
-    if (p_.forget > 0 && ++since_forget_ >= p_.forget) forget();
-    // A channel that keeps producing novel contexts (trend, heavy tails,
-    // noise) is less surprising when it does so again: divide its novelty
-    // by (1 + rate_gain * its recent rate).
-    for (int k = 0; k < kChannels; ++k) {
-      const double raw = c[k];
-      c[k] = raw / (1.0 + p_.rate_gain * rate_[k]);
-      rate_[k] += (raw - rate_[k]) / p_.rate_horizon;
-    }
-    double damped = 0;
-    if (p_.combine == 0) {
-      damped = std::max({c[0], p_.smooth_weight * c[1], p_.tod_weight * c[2]});
-    } else {
-      // Weighted mean over the channels in use (value has weight 1).
-      double w = 1, sum = c[0];
-      if (p_.smooth_weight > 0) w += p_.smooth_weight, sum += p_.smooth_weight * c[1];
-      if (p_.tod_weight > 0 && ts_us != kNoTime && p_.tod_slots > 0) w += p_.tod_weight, sum += p_.tod_weight * c[2];
-      damped = sum / w;
-    }
-    nov = p_.novelty_weight * damped;
+    return 0;
   }
-  // Record-relative deviation: z against the (slowly forgotten) largest z
-  // seen before this sample; the first 16 samples, with unstable moments,
-  // do not set records.
-  const double zrec = zmax_;
-  if (p_.record_horizon > 0 && n_ > 16) zmax_ = std::max(z, zmax_ * (1.0 - 1.0 / p_.record_horizon));
-  if (n_ <= static_cast<uint64_t>(p_.warmup)) return 0;
-  double dev = 0;
-  if (p_.dev_weight > 0) {
-    if (p_.record_horizon > 0) {
-      const double r = z / (zrec + 1e-12);
-      dev = p_.dev_weight * r / (r + 1.0);
-    } else {
-      dev = p_.dev_weight * z / (z + p_.dev_knee);
-    }
+  const double y = transform(x);
+  smooth_ += (y - smooth_) / p_.smooth;
+  double c[kChannels];
+  novelty(y, smooth_, ts_us, false, c);
+  if (p_.forget > 0 && ++since_forget_ >= p_.forget) forget();
+  // A channel that keeps producing novel contexts (trend, heavy tails,
+  // noise) is less surprising when it does so again: divide its novelty
+  // by (1 + rate_gain * its recent rate).
+  for (int k = 0; k < kChannels; ++k) {
+    const double raw = c[k];
+    c[k] = raw / (1.0 + p_.rate_gain * rate_[k]);
+    rate_[k] += (raw - rate_[k]) / p_.rate_horizon;
   }
-  return std::clamp(std::max(dev, nov), 0.0, 1.0);
+  return std::clamp(std::max({c[0], p_.smooth_weight * c[1], p_.tod_weight * c[2]}), 0.0, 1.0);
 }
 
 Detector::Output Detector::update(int64_t ts_us, double x) {

@@ -18,10 +18,9 @@
 //     (range / bins), then divided by (1 + rate_gain * that channel's recent
 //     rate of novelty), so a stream that is always "new" (trend, heavy
 //     tails) has to be newer still;
-//  3. the score is the largest weighted channel novelty (an optional
-//     deviation term exists but is off in the shipped model); an alarm
-//     fires when it reaches the threshold, then max(`cooldown`,
-//     `cooldown_frac` x rows seen) rows stay quiet (one incident, one alarm).
+//  3. the score is the largest weighted channel novelty; an alarm fires
+//     when it reaches the threshold, then max(`cooldown`, `cooldown_frac` x
+//     rows seen) rows stay quiet (one incident, one alarm).
 // Seen contexts live in a two-generation Bloom filter (32 KiB) that forgets
 // contexts unseen for one to two `forget` epochs.
 #include <algorithm>
@@ -39,24 +38,20 @@ namespace uplink::anomaly {
 // threshold).
 class Cooldown {
  public:
-  Cooldown(double threshold, int rows, int rearm = 0, double boost = 0, double frac = 0)
-      : threshold_(threshold), rows_(rows), rearm_(rearm), boost_(boost), frac_(frac) {}
+  Cooldown(double threshold, int rows, double frac = 0) : threshold_(threshold), rows_(rows), frac_(frac) {}
   // After an alarm: max(`rows`, `frac` x rows stepped so far) rows without
-  // alarms; then, until `rearm` rows after it, a new alarm needs a raw score
-  // of threshold + boost.
+  // alarms.
   double step(double raw, bool& alarm) {
     alarm = false;
     ++seen_;
     ++since_;
     if (since_ <= quiet_) return std::min(raw, below_threshold());
-    const double bar = since_ <= rearm_ ? threshold_ + boost_ : threshold_;
-    if (raw >= bar) {
+    if (raw >= threshold_) {
       alarm = true;
       since_ = 0;
       quiet_ = std::max(rows_, static_cast<int64_t>(frac_ * static_cast<double>(seen_)));
-      return std::max(raw, threshold_);
     }
-    return std::min(raw, raw >= threshold_ ? below_threshold() : raw);
+    return raw;
   }
   void reset() {
     since_ = kNever;
@@ -69,8 +64,6 @@ class Cooldown {
   static constexpr int64_t kNever = int64_t{1} << 40;
   double threshold_;
   int64_t rows_;
-  int64_t rearm_;
-  double boost_;
   double frac_;
   int64_t since_ = kNever;
   int64_t seen_ = 0;   // rows stepped since reset
@@ -107,7 +100,6 @@ class Detector {
     double origin = 0, step = 1, lo = 0, hi = 0;
     double epoch_lo = 0, epoch_hi = 0, prev_lo = 0, prev_hi = 0;
   };
-  double deviation(double x);
   double transform(double x) const;
   void fix_grid();
   // Looks up (and learns) the contexts of one sample; returns the novel
@@ -121,13 +113,6 @@ class Detector {
   uint64_t n_ = 0;
   Cooldown cooldown_;
 
-  // Deviation component.
-  double mean_ = 0;
-  double zmax_ = 0;  // slowly forgotten record of z
-  double short_[kMaxScales] = {};
-  double msq_[kMaxScales] = {};
-
-  // Novelty component.
   bool grid_fixed_ = false;
   double center_ = 0, spread_ = 1;
   double smooth_ = 0;     // EWMA of y

@@ -137,17 +137,22 @@ TEST(Detector, WorksWithoutTimestamps) {
 TEST(Detector, DeterministicAndResettable) {
   auto v = daily(2000);
   v[1500] += 40;
-  Detector a, b;
-  std::vector<double> first;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const int64_t ts = kStart + static_cast<int64_t>(i) * kStep;
-    const double sa = a.update(ts, v[i]).score;
-    first.push_back(sa);
-    ASSERT_EQ(sa, b.update(ts, v[i]).score) << i;
+  // Also with forget epochs inside the series: reset() restarts the epoch.
+  Params short_epochs;
+  short_epochs.forget = 300;
+  for (const Params& p : {Params{}, short_epochs}) {
+    Detector a(p), b(p);
+    std::vector<double> first;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const int64_t ts = kStart + static_cast<int64_t>(i) * kStep;
+      const double sa = a.update(ts, v[i]).score;
+      first.push_back(sa);
+      ASSERT_EQ(sa, b.update(ts, v[i]).score) << i;
+    }
+    a.reset();
+    for (size_t i = 0; i < v.size(); ++i)
+      ASSERT_EQ(a.update(kStart + static_cast<int64_t>(i) * kStep, v[i]).score, first[i]) << p.forget << " " << i;
   }
-  a.reset();
-  for (size_t i = 0; i < v.size(); ++i)
-    ASSERT_EQ(a.update(kStart + static_cast<int64_t>(i) * kStep, v[i]).score, first[i]) << i;
 }
 
 TEST(Detector, NoAllocationPerSample) {
@@ -211,7 +216,7 @@ TEST(Cooldown, OneAlarmThenQuiet) {
 
 TEST(Cooldown, QuietGrowsWithRowsSeen) {
   // Quiet rows after an alarm: max(rows, frac x rows stepped so far).
-  Cooldown c(0.5, 3, 0, 0, 0.5);
+  Cooldown c(0.5, 3, 0.5);
   bool alarm = false;
   for (int i = 0; i < 9; ++i) c.step(0.2, alarm);
   EXPECT_EQ(c.step(0.9, alarm), 0.9);  // row 10: quiet for max(3, 5) rows

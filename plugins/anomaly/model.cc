@@ -26,21 +26,9 @@ const std::vector<Field>& fields() {
       UA_I("warmup", warmup, 16, 4096),
       UA_I("cooldown", cooldown, 0, 1000000),
       UA_D("cooldown_frac", cooldown_frac, 0.0, 1.0),
-      UA_I("rearm", rearm, 0, 100000000),
-      UA_D("rearm_boost", rearm_boost, 0, 1),
-      UA_D("long_horizon", long_horizon, 2.0, 1e7),
-      UA_I("scales", scales, 1, kMaxScales),
-      UA_D("scale1", scale[0], 1.0, 1e6),
-      UA_D("scale2", scale[1], 1.0, 1e6),
-      UA_D("scale3", scale[2], 1.0, 1e6),
-      UA_D("scale4", scale[3], 1.0, 1e6),
-      UA_D("dev_knee", dev_knee, 1e-6, 1e6),
-      UA_D("dev_weight", dev_weight, 0.0, 1e6),
-      UA_D("record_horizon", record_horizon, 0, 1e9),
       UA_D("squash", squash, 0, 1e6),
       UA_I("bins", bins, 2, 4096),
       UA_I("grids", grids, 1, kMaxGrids),
-      UA_D("grid_spread", grid_spread, 0, 16),
       UA_I("levels", levels, 1, kMaxLevels),
       UA_I("ahead", ahead, 0, kMaxLevels),
       UA_D("smooth", smooth, 1, 1e6),
@@ -50,10 +38,8 @@ const std::vector<Field>& fields() {
       UA_D("tod_weight", tod_weight, 0, 1e6),
       UA_I("tod_days", tod_days, 1, 365),
       UA_I("forget", forget, 0, 100000000),
-      UA_I("combine", combine, 0, 1),
       UA_D("rate_horizon", rate_horizon, 1, 1e8),
       UA_D("rate_gain", rate_gain, 0, 1e8),
-      UA_D("novelty_weight", novelty_weight, 0.0, 1e6),
   };
   return f;
 }
@@ -83,14 +69,6 @@ std::string fmt_double(double v) {
 }
 
 }  // namespace
-
-std::string Params::validate() const {
-  if (scales < 1 || scales > kMaxScales) return "scales must be 1.." + std::to_string(kMaxScales);
-  for (int i = 0; i < scales; ++i)
-    if (scale[i] >= long_horizon) return "scale" + std::to_string(i + 1) + " must be below long_horizon";
-  if (warmup < 16) return "warmup must be at least 16";
-  return "";
-}
 
 bool parse_model(std::string_view text, Params& params, ModelError& err) {
   Params p = params;
@@ -159,10 +137,6 @@ bool parse_model(std::string_view text, Params& params, ModelError& err) {
   }
   if (!have_version) {
     err = {0, "missing 'version' (expected version = " + std::to_string(kModelVersion) + ")"};
-    return false;
-  }
-  if (std::string why = p.validate(); !why.empty()) {
-    err = {0, why};
     return false;
   }
   params = p;

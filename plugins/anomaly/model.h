@@ -18,7 +18,6 @@
 namespace uplink::anomaly {
 
 inline constexpr int kModelVersion = 1;
-inline constexpr int kMaxScales = 4;
 inline constexpr int kMaxGrids = 8;
 inline constexpr int kMaxLevels = 8;
 inline constexpr int kMaxTodSlots = 1440;
@@ -29,23 +28,11 @@ struct Params {
   int warmup = 150;            // rows scored 0 at the start of a stream (learning)
   int cooldown = 30;           // rows after an alarm whose score is capped below threshold
   double cooldown_frac = 0.02; // ... or this fraction of the rows seen so far, if longer
-  int rearm = 0;               // until this many rows after an alarm, a new one needs
-  double rearm_boost = 0;      //   a raw score >= threshold + rearm_boost
 
-  // Deviation component: deviation of short-term means from a long-term mean,
-  // each normalised by its own running RMS; score dev_weight * z / (z + dev_knee).
-  double long_horizon = 1000;  // rows; EWMA horizon of mean and deviation RMS
-  int scales = 3;              // number of short-term scales used (<= kMaxScales)
-  double scale[kMaxScales] = {1, 4, 16, 64};  // short-term EWMA horizons in rows
-  double dev_knee = 4.0;
-  double dev_weight = 0.0;     // 0: off
-  double record_horizon = 0;   // > 0: score z against its own slowly forgotten record instead
-
-  // Novelty component (see detector.h).
+  // Novelty (see detector.h).
   double squash = 30;          // > 0: bin asinh((x - median) / (squash * MAD)) of the warm-up
   int bins = 44;               // grid bins across the warm-up range
   int grids = 4;               // grids shifted by step/grids from each other (<= kMaxGrids)
-  double grid_spread = 0;      // grid g is (1 + grid_spread * g / grids) steps wide
   int levels = 6;              // grid resolutions (step x1, x2, x4, ...) (<= kMaxLevels)
   int ahead = 7;               // coarser levels learned beyond the one read now
   double smooth = 64;          // rows; EWMA horizon of the smoothed channel
@@ -55,13 +42,8 @@ struct Params {
   double tod_weight = 0.7;
   int tod_days = 1;            // a slot's novelty counts from this many days after its first sample
   int forget = 8000;           // rows per epoch: contexts unseen for 1-2 epochs are forgotten; 0: never
-  int combine = 0;             // channels: 0 max of weighted novelty, 1 weighted mean
   double rate_horizon = 2000;  // rows; EWMA of the novelty score
   double rate_gain = 60;       // novelty is divided by (1 + rate_gain * that rate)
-  double novelty_weight = 1.0; // multiplies the novelty score
-
-  // Returns "" when the parameters are consistent, else what is wrong.
-  std::string validate() const;
 };
 
 struct ModelError {

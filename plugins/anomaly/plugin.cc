@@ -6,7 +6,7 @@
 // [plugins.anomaly.config] (JSON), all optional:
 //   threshold    overrides the model's threshold
 //   cooldown_s   seconds between two alarms of one stream (default 600)
-//   max_streams  streams tracked at most (default 1000; ~60 KiB each)
+//   max_streams  streams tracked at most (default 1000; ~55 KiB each)
 // The model comes from load_model() (the model store) or, before that, the
 // compiled-in defaults (= models/default.model).
 #include <cstdio>

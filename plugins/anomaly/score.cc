@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "detector.h"
 
@@ -14,29 +15,26 @@ void append_score(std::string& out, double s) {
 }
 
 bool score_csv(std::string_view text, const Params& p, std::string& out, CsvError& err) {
-  {
-    CsvReader check(text);
-    Row row;
-    while (check.next(row)) {
-    }
-    if (!check.ok()) {
-      err = check.error();
-      return false;
-    }
-  }
+  // One pass; the output is built aside and handed over only when the whole
+  // input was valid, so on error `out` is untouched.
   Detector det(p);
   CsvReader r(text);
   Row row;
-  out = "timestamp,value,anomaly_score,label\n";
+  std::string buf = "timestamp,value,anomaly_score,label\n";
   while (r.next(row)) {
     const auto res = det.update(row.ts, row.value);
-    out.append(row.ts_text);
-    out += ',';
-    out.append(row.value_text);
-    out += ',';
-    append_score(out, res.score);
-    out += res.score >= p.threshold ? ",1\n" : ",0\n";
+    buf.append(row.ts_text);
+    buf += ',';
+    buf.append(row.value_text);
+    buf += ',';
+    append_score(buf, res.score);
+    buf += res.score >= p.threshold ? ",1\n" : ",0\n";
   }
+  if (!r.ok()) {
+    err = r.error();
+    return false;
+  }
+  out = std::move(buf);
   return true;
 }
 

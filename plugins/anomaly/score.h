@@ -9,7 +9,7 @@
 
 namespace uplink::anomaly {
 
-// Validates the whole input first: on error nothing is written to `out` and
+// On invalid input nothing is written to `out` (it is left as it was) and
 // `err` holds the line and message. Scores are printed rounded down to 6
 // decimals; label is 1 when the score reaches p.threshold.
 bool score_csv(std::string_view text, const Params& p, std::string& out, CsvError& err);

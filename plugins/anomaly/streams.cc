@@ -12,7 +12,7 @@ void StreamSet::set_params(const Params& p) {
 
 void StreamSet::on_sample(std::string_view name, double ts_s, double value, const Sink& sink) {
   ++counters_.samples;
-  auto it = streams_.find(std::string(name));
+  auto it = streams_.find(name);
   if (it == streams_.end()) {
     if (streams_.size() >= opt_.max_streams) {
       ++counters_.dropped_streams;

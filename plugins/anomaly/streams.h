@@ -49,9 +49,15 @@ class StreamSet {
     int ctx_n = 0, ctx_head = 0;
     double last_alarm_ts = -1e300;
   };
+  // Transparent hash and equality: a sample's stream name is looked up as a
+  // string_view, without building a std::string per sample.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   Options opt_;
   Counters counters_;
-  std::unordered_map<std::string, std::unique_ptr<Stream>> streams_;
+  std::unordered_map<std::string, std::unique_ptr<Stream>, NameHash, std::equal_to<>> streams_;
 };
 
 }  // namespace uplink::anomaly

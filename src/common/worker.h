@@ -71,11 +71,6 @@ class WorkerThread final : public Executor {
     }
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
   }
-  // Jobs queued and not started.
-  size_t pending() const {
-    std::lock_guard lock(mutex_);
-    return jobs_.size();
-  }
 
  private:
   void run() {
@@ -96,7 +91,7 @@ class WorkerThread final : public Executor {
   }
 
   std::string name_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;

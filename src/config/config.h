@@ -199,8 +199,6 @@ class ConfigError : public std::runtime_error {
   std::vector<ConfigIssue> issues_;
   size_t more_ = 0;
 };
-// The name issue 17 uses: every error of a file at once.
-using ConfigErrors = ConfigError;
 
 std::string_view to_string(LinkKind k);
 std::string_view to_string(ProbeMethod m);

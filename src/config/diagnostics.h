@@ -13,7 +13,6 @@ class Diagnostics {
  public:
   explicit Diagnostics(std::string file) : file_(std::move(file)) {}
 
-  const std::string& file() const { return file_; }
   // line/column 1-based (0 = no position); message already carries its key path.
   void add(int line, int column, std::string message);
   size_t count() const { return issues_.size() + dropped_; }

@@ -82,12 +82,8 @@ Result<std::string> toml_value(ValueKind kind, const std::string& where, const s
     case ValueKind::duration:
     case ValueKind::duration_or_auto:
       return toml_quote(value);
-    case ValueKind::string_list: {
-      std::string out = "[";
-      auto items = split_list(value);
-      for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_quote(items[i]);
-      return out + "]";
-    }
+    case ValueKind::string_list:
+      return toml_string_array(split_list(value));
     case ValueKind::port_list: {
       auto items = split_list(value);
       auto one = [](const std::string& s) {

@@ -8,18 +8,14 @@
 
 #include "config/diff.h"
 #include "config/loader.h"
+#include "config/testing/parse_with.h"
 #include "config/writer.h"
 
 namespace uplink {
 namespace {
 
 std::string errors_of(const std::string& text) {
-  try {
-    parse_config(text, "bad.toml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return testing::parse_error(text, "bad.toml", SectionRegistry::global()).value_or("(no error)");
 }
 
 // Lines 1..6; appended text starts at line 7, inside [links.wan1.probe].

@@ -75,8 +75,9 @@ bool Loader::guard(const std::function<void()>& step) {
   }
 }
 
-std::string Loader::join(const std::string& where, std::string_view key) {
-  return where.empty() ? std::string(key) : where + "." + std::string(key);
+bool Loader::read_key(const toml::table& t, std::string_view key, const std::function<void(const toml::node&)>& read) {
+  const toml::node* n = t.get(key);
+  return !n || guard([&] { read(*n); });
 }
 
 void Loader::unknown_key(const toml::key& k, const std::string& where, Section s,
@@ -84,7 +85,7 @@ void Loader::unknown_key(const toml::key& k, const std::string& where, Section s
   std::vector<std::string_view> names;
   for (const auto& spec : keys_of(s)) names.push_back(spec.name);
   names.insert(names.end(), extra.begin(), extra.end());
-  report(k.source(), join(where, k.str()) + ": " + unknown_key_message(k.str(), names));
+  report(k.source(), SectionContext::join(where, k.str()) + ": " + unknown_key_message(k.str(), names));
 }
 
 void Loader::check_keys(const toml::table& t, Section s, const std::string& where,

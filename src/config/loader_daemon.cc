@@ -13,35 +13,30 @@ constexpr uint32_t kMainRulePriority = 32766;
 void Loader::load_daemon(const toml::table& t, DaemonConfig& d) {
   check_keys(t, Section::daemon, "daemon");
   auto w = [](std::string_view k) { return "daemon." + std::string(k); };
-  // Each key on its own: an error in one does not hide the others.
-  auto key = [&](const char* k, const std::function<void(const toml::node&)>& read) {
-    const toml::node* n = t.get(k);
-    return !n || guard([&] { read(*n); });
-  };
-  key("socket", [&](const toml::node& n) { d.socket = get_path(n, w("socket")); });
-  key("socket_group", [&](const toml::node& n) { d.socket_group = get_string(n, w("socket_group")); });
-  key("state_dir", [&](const toml::node& n) { d.state_dir = get_path(n, w("state_dir")); });
-  key("hooks_dir", [&](const toml::node& n) { d.hooks_dir = get_path(n, w("hooks_dir")); });
-  key("hook_timeout", [&](const toml::node& n) { d.hook_timeout = get_duration(n, w("hook_timeout")); });
-  key("log_level", [&](const toml::node& n) {
+  read_key(t, "socket", [&](const toml::node& n) { d.socket = get_path(n, w("socket")); });
+  read_key(t, "socket_group", [&](const toml::node& n) { d.socket_group = get_string(n, w("socket_group")); });
+  read_key(t, "state_dir", [&](const toml::node& n) { d.state_dir = get_path(n, w("state_dir")); });
+  read_key(t, "hooks_dir", [&](const toml::node& n) { d.hooks_dir = get_path(n, w("hooks_dir")); });
+  read_key(t, "hook_timeout", [&](const toml::node& n) { d.hook_timeout = get_duration(n, w("hook_timeout")); });
+  read_key(t, "log_level", [&](const toml::node& n) {
     std::string level = get_string(n, w("log_level"));
     if (!is_valid_log_level(level)) {
       fail(n, w("log_level"), "invalid log level '" + level + "' (trace | debug | info | warn | error | critical | off)");
     }
     d.log_level = level;
   });
-  key("table_base", [&](const toml::node& n) {
+  read_key(t, "table_base", [&](const toml::node& n) {
     // Stay clear of the reserved tables 253..255 and of the 32-bit limit.
     d.table_base = static_cast<uint32_t>(get_int(n, w("table_base"), 1, 0x7fffffff));
   });
-  bool mask_ok = key("fwmark_mask", [&](const toml::node& n) {
+  bool mask_ok = read_key(t, "fwmark_mask", [&](const toml::node& n) {
     auto m = static_cast<uint32_t>(get_int(n, w("fwmark_mask"), 1, 0xffffffffLL));
     uint32_t low = m & (~m + 1);
     if (((m + low) & m) != 0) fail(n, w("fwmark_mask"), hex(m) + " is not one contiguous run of bits");
     if (auto layout = MarkLayout::from_mask(m); !layout) fail(n, w("fwmark_mask"), layout.error().message);
     d.fwmark_mask = m;
   });
-  bool base_ok = key("fwmark_base", [&](const toml::node& n) {
+  bool base_ok = read_key(t, "fwmark_base", [&](const toml::node& n) {
     d.fwmark_base = static_cast<uint32_t>(get_int(n, w("fwmark_base"), 1, 0xffffffffLL));
   });
   if (mask_ok && base_ok) {
@@ -56,12 +51,12 @@ void Loader::load_daemon(const toml::table& t, DaemonConfig& d) {
   } else {
     daemon_marks_ok_ = false;  // link marks are not checked against a mask that is wrong
   }
-  key("rule_priority_base", [&](const toml::node& n) {
+  read_key(t, "rule_priority_base", [&](const toml::node& n) {
     // uplinkd's rules must sort before the kernel's "main" rule (32766).
     d.rule_priority_base =
         static_cast<uint32_t>(get_int(n, w("rule_priority_base"), 1, kMainRulePriority - kRulePrioritySpan));
   });
-  key("fail_closed", [&](const toml::node& n) { d.fail_closed = get_bool(n, w("fail_closed")); });
+  read_key(t, "fail_closed", [&](const toml::node& n) { d.fail_closed = get_bool(n, w("fail_closed")); });
 }
 
 }  // namespace uplink

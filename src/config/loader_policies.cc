@@ -27,26 +27,22 @@ void Loader::load_policies(const toml::table& policies, Config& c) {
 PolicyConfig Loader::load_policy(const std::string& name, const toml::table& t, const std::string& where,
                                  const Config& c) {
   check_keys(t, Section::policy, where);
-  auto w = [&](std::string_view k) { return join(where, k); };
-  auto key = [&](const char* k, const std::function<void(const toml::node&)>& read) {
-    const toml::node* n = t.get(k);
-    return !n || guard([&] { read(*n); });
-  };
+  auto w = [&](std::string_view k) { return SectionContext::join(where, k); };
   PolicyConfig p;
   p.name = name;
-  key("mode", [&](const toml::node& n) {
+  read_key(t, "mode", [&](const toml::node& n) {
     std::string s = get_string(n, w("mode"));
     auto m = parse_policy_mode(s);
     if (!m) fail(n, w("mode"), "unknown mode '" + s + "' (valid: " + valid_names_policy_mode() + ")");
     p.mode = *m;
   });
-  key("last_resort", [&](const toml::node& n) {
+  read_key(t, "last_resort", [&](const toml::node& n) {
     std::string s = get_string(n, w("last_resort"));
     auto r = parse_last_resort(s);
     if (!r) fail(n, w("last_resort"), "unknown last_resort '" + s + "' (valid: " + valid_names_last_resort() + ")");
     p.last_resort = *r;
   });
-  key("private", [&](const toml::node& n) { p.is_private = get_bool(n, w("private")); });
+  read_key(t, "private", [&](const toml::node& n) { p.is_private = get_bool(n, w("private")); });
   auto* members = t.get("members");
   if (!members) {
     report(t.source(), where + ": missing required key 'members'");
@@ -129,11 +125,7 @@ void Loader::load_rules(const toml::node& n, Config& c) {
 
 RuleConfig Loader::load_rule(const toml::table& t, const std::string& where, const Config& c) {
   check_keys(t, Section::rule, where);
-  auto w = [&](std::string_view k) { return join(where, k); };
-  auto key = [&](const char* k, const std::function<void(const toml::node&)>& read) {
-    const toml::node* n = t.get(k);
-    return !n || guard([&] { read(*n); });
-  };
+  auto w = [&](std::string_view k) { return SectionContext::join(where, k); };
   RuleConfig r;
   if (auto* name = t.get("name")) {
     guard([&] {
@@ -144,14 +136,14 @@ RuleConfig Loader::load_rule(const toml::table& t, const std::string& where, con
   } else {
     report(t.source(), where + ": missing required key 'name'");
   }
-  bool source_ok = key("source", [&](const toml::node& n) { r.source = get_prefix(n, w("source")); });
-  key("destination", [&](const toml::node& n) {
+  bool source_ok = read_key(t, "source", [&](const toml::node& n) { r.source = get_prefix(n, w("source")); });
+  read_key(t, "destination", [&](const toml::node& n) {
     r.destination = get_prefix(n, w("destination"));
     if (source_ok && r.source && r.source->addr.family != r.destination->addr.family) {
       fail(n, w("destination"), "source and destination are of different address families");
     }
   });
-  bool protocol_ok = key("protocol", [&](const toml::node& n) {
+  bool protocol_ok = read_key(t, "protocol", [&](const toml::node& n) {
     std::string s = get_string(n, w("protocol"));
     if (s != "tcp" && s != "udp" && s != "icmp" && s != "icmpv6") {
       fail(n, w("protocol"), "unknown protocol '" + s + "' (valid: tcp | udp | icmp | icmpv6)");
@@ -159,7 +151,7 @@ RuleConfig Loader::load_rule(const toml::table& t, const std::string& where, con
     r.protocol = s;
   });
   for (auto [k, out] : {std::pair{"source_port", &r.source_ports}, std::pair{"destination_port", &r.destination_ports}}) {
-    key(k, [&, k = k, out = out](const toml::node& n) {
+    read_key(t, k, [&, k = k, out = out](const toml::node& n) {
       if (protocol_ok && r.protocol != "tcp" && r.protocol != "udp") {
         fail(n, w(k), "ports need protocol = \"tcp\" or \"udp\"");
       }
@@ -167,8 +159,8 @@ RuleConfig Loader::load_rule(const toml::table& t, const std::string& where, con
     });
   }
   bool iface_ok =
-      key("input_interface", [&](const toml::node& n) { r.input_interface = get_interface(n, w("input_interface")); });
-  key("local", [&](const toml::node& n) {
+      read_key(t, "input_interface", [&](const toml::node& n) { r.input_interface = get_interface(n, w("input_interface")); });
+  read_key(t, "local", [&](const toml::node& n) {
     r.local = get_bool(n, w("local"));
     if (r.local && iface_ok && t.contains("input_interface")) {
       fail(n, w("local"),
@@ -186,7 +178,7 @@ RuleConfig Loader::load_rule(const toml::table& t, const std::string& where, con
   } else {
     report(t.source(), where + ": missing required key 'policy'");
   }
-  key("sticky", [&](const toml::node& n) { r.sticky = get_duration(n, w("sticky")); });
+  read_key(t, "sticky", [&](const toml::node& n) { r.sticky = get_duration(n, w("sticky")); });
   return r;
 }
 

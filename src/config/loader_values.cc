@@ -2,10 +2,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cmath>
 #include <cstdio>
 
-#include "common/units.h"
 #include "config/loader_impl.h"
 
 namespace uplink {
@@ -95,42 +93,29 @@ const toml::table& Loader::want_table(const toml::node& n, const std::string& wh
   return *n.as_table();
 }
 
-std::string Loader::get_string(const toml::node& n, const std::string& where) {
-  if (!n.is_string()) fail(n, where, "expected a string, got " + type_name(n));
-  // Every string ends up in a C API (paths, interface names, nft): a NUL would cut it short.
-  if (n.as_string()->get().find('\0') != std::string::npos) fail(n, where, "must not contain a NUL character");
-  return n.as_string()->get();
+// The shared readers (toml_util.h) give the value or the message; an error ends the step.
+template <class T>
+T Loader::value_or_fail(Result<T> r, const toml::node& n, const std::string& where) {
+  if (!r) fail(n, where, r.error().message);
+  return std::move(*r);
 }
 
-bool Loader::get_bool(const toml::node& n, const std::string& where) {
-  if (!n.is_boolean()) fail(n, where, "expected a boolean (true or false), got " + type_name(n));
-  return n.as_boolean()->get();
+std::string Loader::get_string(const toml::node& n, const std::string& where) {
+  return value_or_fail(read_string(n), n, where);
 }
+
+bool Loader::get_bool(const toml::node& n, const std::string& where) { return value_or_fail(read_bool(n), n, where); }
 
 int64_t Loader::get_int(const toml::node& n, const std::string& where, int64_t lo, int64_t hi) {
-  if (!n.is_integer()) fail(n, where, "expected an integer, got " + type_name(n));
-  int64_t v = n.as_integer()->get();
-  if (v < lo) fail(n, where, "must be at least " + std::to_string(lo) + ", got " + std::to_string(v));
-  if (v > hi) fail(n, where, "must be at most " + std::to_string(hi) + ", got " + std::to_string(v));
-  return v;
+  return value_or_fail(read_int(n, lo, hi), n, where);
 }
 
 double Loader::get_number(const toml::node& n, const std::string& where) {
-  if (n.is_integer()) return static_cast<double>(n.as_integer()->get());
-  if (n.is_floating_point()) {
-    double v = n.as_floating_point()->get();
-    if (!std::isfinite(v)) fail(n, where, "must be a finite number");
-    return v;
-  }
-  fail(n, where, "expected a number, got " + type_name(n));
+  return value_or_fail(read_number(n), n, where);
 }
 
 Duration Loader::get_duration(const toml::node& n, const std::string& where, bool allow_zero) {
-  if (!n.is_string()) fail(n, where, "expected a duration string such as \"100ms\", got " + type_name(n));
-  auto d = parse_duration(n.as_string()->get());
-  if (!d) fail(n, where, d.error().message);
-  if (!allow_zero && *d <= Duration::zero()) fail(n, where, "must be greater than 0");
-  return *d;
+  return value_or_fail(read_duration(n, allow_zero), n, where);
 }
 
 const toml::array& Loader::want_array(const toml::node& n, const std::string& where, bool non_empty) {

@@ -88,6 +88,9 @@ const KeySpec* find_key(Section s, std::string_view key) {
   return nullptr;
 }
 
+namespace {
+
+// The closest of `names` to `unknown` when it is close enough to be a typo or an abbreviation, else "".
 std::string closest_name(std::string_view unknown, std::span<const std::string_view> names) {
   std::string best;
   size_t best_d = SIZE_MAX;
@@ -123,18 +126,18 @@ std::string join_names(std::span<const std::string_view> names) {
   return out;
 }
 
-std::string unknown_key_message(std::string_view unknown, std::span<const std::string_view> names) {
-  std::string hint = closest_name(unknown, names);
-  return hint.empty() ? "unknown key (known keys: " + join_names(names) + ")" : "unknown key (did you mean '" + hint + "'?)";
-}
-
-namespace {
 std::vector<std::string_view> names_of(Section s) {
   std::vector<std::string_view> out;
   for (const auto& k : keys_of(s)) out.push_back(k.name);
   return out;
 }
+
 }  // namespace
+
+std::string unknown_key_message(std::string_view unknown, std::span<const std::string_view> names) {
+  std::string hint = closest_name(unknown, names);
+  return hint.empty() ? "unknown key (known keys: " + join_names(names) + ")" : "unknown key (did you mean '" + hint + "'?)";
+}
 
 std::string closest_key(Section s, std::string_view unknown) { return closest_name(unknown, names_of(s)); }
 

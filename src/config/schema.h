@@ -37,10 +37,6 @@ std::string closest_key(Section s, std::string_view unknown);
 // "a, b, c": every key of the section, for messages.
 std::string known_keys(Section s);
 
-// The same two over any list of names (module sections, link extensions).
-std::string closest_name(std::string_view unknown, std::span<const std::string_view> names);
-std::string join_names(std::span<const std::string_view> names);
-
 // The message of an unknown key: "unknown key (did you mean 'interval'?)" or
 // "unknown key (known keys: a, b, c)".
 std::string unknown_key_message(std::string_view unknown, std::span<const std::string_view> names);

@@ -1,11 +1,9 @@
 #include "config/section.h"
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
-#include "common/units.h"
 #include "config/diagnostics.h"
 #include "config/loader.h"
 #include "config/schema.h"
@@ -16,8 +14,6 @@ namespace uplink {
 // ---- SectionContext -----------------------------------------------------------
 
 SectionContext::SectionContext(Diagnostics& diagnostics, const Config& core) : diag_(diagnostics), core_(core) {}
-
-const std::string& SectionContext::file() const { return diag_.file(); }
 
 size_t SectionContext::error_count() const { return diag_.count(); }
 
@@ -50,105 +46,62 @@ const toml::node* SectionContext::find(const toml::table& t, std::string_view ke
   return n;
 }
 
+template <class T>
+std::optional<T> SectionContext::checked(Result<T> r, const toml::node& n, const std::string& key_path) {
+  if (!r) {
+    error(n, key_path, r.error().message);
+    return std::nullopt;
+  }
+  return std::move(*r);
+}
+
 std::optional<std::string> SectionContext::get_string(const toml::table& t, std::string_view key,
                                                       const std::string& path, bool required) {
   const toml::node* n = find(t, key, path, required);
   if (!n) return std::nullopt;
-  if (!n->is_string()) {
-    error(*n, join(path, key), "expected a string, got " + type_name(*n));
-    return std::nullopt;
-  }
-  const std::string& s = n->as_string()->get();
-  if (s.find('\0') != std::string::npos) {
-    error(*n, join(path, key), "must not contain a NUL character");
-    return std::nullopt;
-  }
-  return s;
+  return checked(read_string(*n), *n, join(path, key));
 }
 
 std::optional<int64_t> SectionContext::get_int(const toml::table& t, std::string_view key, const std::string& path,
                                                bool required) {
   const toml::node* n = find(t, key, path, required);
   if (!n) return std::nullopt;
-  if (!n->is_integer()) {
-    error(*n, join(path, key), "expected an integer, got " + type_name(*n));
-    return std::nullopt;
-  }
-  return n->as_integer()->get();
+  return checked(read_int(*n), *n, join(path, key));
 }
 
 std::optional<int64_t> SectionContext::get_int(const toml::table& t, std::string_view key, const std::string& path,
                                                int64_t lo, int64_t hi, bool required) {
-  auto v = get_int(t, key, path, required);
-  if (!v) return v;
-  const toml::node& n = *t.get(key);
-  if (*v < lo) {
-    error(n, join(path, key), "must be at least " + std::to_string(lo) + ", got " + std::to_string(*v));
-    return std::nullopt;
-  }
-  if (*v > hi) {
-    error(n, join(path, key), "must be at most " + std::to_string(hi) + ", got " + std::to_string(*v));
-    return std::nullopt;
-  }
-  return v;
+  const toml::node* n = find(t, key, path, required);
+  if (!n) return std::nullopt;
+  return checked(read_int(*n, lo, hi), *n, join(path, key));
 }
 
 std::optional<double> SectionContext::get_number(const toml::table& t, std::string_view key, const std::string& path,
                                                  bool required) {
   const toml::node* n = find(t, key, path, required);
   if (!n) return std::nullopt;
-  if (n->is_integer()) return static_cast<double>(n->as_integer()->get());
-  if (n->is_floating_point() && std::isfinite(n->as_floating_point()->get())) return n->as_floating_point()->get();
-  error(*n, join(path, key),
-        n->is_floating_point() ? std::string("must be a finite number") : "expected a number, got " + type_name(*n));
-  return std::nullopt;
+  return checked(read_number(*n), *n, join(path, key));
 }
 
 std::optional<bool> SectionContext::get_bool(const toml::table& t, std::string_view key, const std::string& path,
                                              bool required) {
   const toml::node* n = find(t, key, path, required);
   if (!n) return std::nullopt;
-  if (!n->is_boolean()) {
-    error(*n, join(path, key), "expected a boolean (true or false), got " + type_name(*n));
-    return std::nullopt;
-  }
-  return n->as_boolean()->get();
+  return checked(read_bool(*n), *n, join(path, key));
 }
 
 std::optional<Duration> SectionContext::get_duration(const toml::table& t, std::string_view key,
                                                      const std::string& path, bool required, bool allow_zero) {
   const toml::node* n = find(t, key, path, required);
   if (!n) return std::nullopt;
-  if (!n->is_string()) {
-    error(*n, join(path, key), "expected a duration string such as \"100ms\", got " + type_name(*n));
-    return std::nullopt;
-  }
-  auto d = parse_duration(n->as_string()->get());
-  if (!d) {
-    error(*n, join(path, key), d.error().message);
-    return std::nullopt;
-  }
-  if (!allow_zero && *d <= Duration::zero()) {
-    error(*n, join(path, key), "must be greater than 0");
-    return std::nullopt;
-  }
-  return *d;
+  return checked(read_duration(*n, allow_zero), *n, join(path, key));
 }
 
 std::optional<uint64_t> SectionContext::get_size(const toml::table& t, std::string_view key, const std::string& path,
                                                  bool required) {
   const toml::node* n = find(t, key, path, required);
   if (!n) return std::nullopt;
-  if (!n->is_string()) {
-    error(*n, join(path, key), "expected a size string such as \"256MiB\", got " + type_name(*n));
-    return std::nullopt;
-  }
-  auto s = parse_size(n->as_string()->get());
-  if (!s) {
-    error(*n, join(path, key), s.error().message);
-    return std::nullopt;
-  }
-  return *s;
+  return checked(read_size(*n), *n, join(path, key));
 }
 
 std::optional<std::vector<std::string>> SectionContext::get_string_array(const toml::table& t, std::string_view key,
@@ -164,15 +117,10 @@ std::optional<std::vector<std::string>> SectionContext::get_string_array(const t
   const auto& a = *n->as_array();
   for (size_t i = 0; i < a.size(); ++i) {
     const toml::node& e = *a.get(i);
-    std::string where = join(path, key) + "[" + std::to_string(i) + "]";
-    if (!e.is_string()) {
-      error(e, where, "expected a string, got " + type_name(e));
-      ok = false;
-    } else if (e.as_string()->get().find('\0') != std::string::npos) {
-      error(e, where, "must not contain a NUL character");
-      ok = false;
+    if (auto s = checked(read_string(e), e, join(path, key) + "[" + std::to_string(i) + "]")) {
+      out.push_back(std::move(*s));
     } else {
-      out.push_back(e.as_string()->get());
+      ok = false;
     }
   }
   if (!ok) return std::nullopt;

@@ -13,6 +13,7 @@
 #include "config/diff.h"
 #include "config/loader.h"
 #include "config/section.h"
+#include "config/testing/parse_with.h"
 #include "config/writer.h"
 
 namespace uplink {
@@ -112,14 +113,7 @@ void register_test_module(SectionRegistry& r) {
   });
 }
 
-const SectionRegistry& test_registry() {
-  static SectionRegistry r = [] {
-    SectionRegistry reg;
-    register_test_module(reg);
-    return reg;
-  }();
-  return r;
-}
+const SectionRegistry& test_registry() { return testing::registry_with<register_test_module>(); }
 
 // Lines 1..10; what a case appends starts at line 11, inside [links.cell1].
 const std::string kBase = R"([links.wan1]
@@ -142,12 +136,7 @@ members = [{ link = "wan1" }]
 Config parse(const std::string& text) { return parse_config(text, "m.toml", test_registry()); }
 
 std::string errors_of(const std::string& text, const SectionRegistry& r = test_registry()) {
-  try {
-    parse_config(text, "m.toml", r);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return testing::parse_error(text, "m.toml", r).value_or("(no error)");
 }
 
 TEST(Sections, ParsedByTheModuleAndReadBackTyped) {

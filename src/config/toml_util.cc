@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+
+#include "common/units.h"
 
 namespace uplink {
 
@@ -18,6 +21,47 @@ std::string type_name(const toml::node& n) {
     case toml::node_type::date_time: return "a date-time";
     default: return "nothing";
   }
+}
+
+Result<std::string> read_string(const toml::node& n) {
+  if (!n.is_string()) return make_error("expected a string, got " + type_name(n));
+  const std::string& s = n.as_string()->get();
+  if (s.find('\0') != std::string::npos) return make_error("must not contain a NUL character");
+  return s;
+}
+
+Result<bool> read_bool(const toml::node& n) {
+  if (!n.is_boolean()) return make_error("expected a boolean (true or false), got " + type_name(n));
+  return n.as_boolean()->get();
+}
+
+Result<int64_t> read_int(const toml::node& n, int64_t lo, int64_t hi) {
+  if (!n.is_integer()) return make_error("expected an integer, got " + type_name(n));
+  int64_t v = n.as_integer()->get();
+  if (v < lo) return make_error("must be at least " + std::to_string(lo) + ", got " + std::to_string(v));
+  if (v > hi) return make_error("must be at most " + std::to_string(hi) + ", got " + std::to_string(v));
+  return v;
+}
+
+Result<double> read_number(const toml::node& n) {
+  if (n.is_integer()) return static_cast<double>(n.as_integer()->get());
+  if (!n.is_floating_point()) return make_error("expected a number, got " + type_name(n));
+  double v = n.as_floating_point()->get();
+  if (!std::isfinite(v)) return make_error("must be a finite number");
+  return v;
+}
+
+Result<Duration> read_duration(const toml::node& n, bool allow_zero) {
+  if (!n.is_string()) return make_error("expected a duration string such as \"100ms\", got " + type_name(n));
+  auto d = parse_duration(n.as_string()->get());
+  if (!d) return d.error();
+  if (!allow_zero && *d <= Duration::zero()) return make_error("must be greater than 0");
+  return *d;
+}
+
+Result<uint64_t> read_size(const toml::node& n) {
+  if (!n.is_string()) return make_error("expected a size string such as \"256MiB\", got " + type_name(n));
+  return parse_size(n.as_string()->get());
 }
 
 bool earlier(const toml::source_position& a, const toml::source_position& b) {

@@ -1,15 +1,31 @@
 #pragma once
 // toml++ helpers shared by the loader, the section context and the editor. Internal to src/config.
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/result.h"
 #include "config/toml.h"
 
 namespace uplink {
 
 // "a string", "an integer", ... for "expected X, got Y" messages.
 std::string type_name(const toml::node& n);
+
+// One value, checked: the value or the message ("expected a string, got an
+// integer", "must be at most 9000, got 9001", ...). The loader (which fails
+// and unwinds) and SectionContext (which reports and returns nullopt) both read
+// through these, so a core key and a module key say the same thing.
+Result<std::string> read_string(const toml::node& n);  // no NUL: every string ends up in a C API
+Result<bool> read_bool(const toml::node& n);
+Result<int64_t> read_int(const toml::node& n, int64_t lo = std::numeric_limits<int64_t>::min(),
+                         int64_t hi = std::numeric_limits<int64_t>::max());
+Result<double> read_number(const toml::node& n);  // an integer or a finite float
+Result<Duration> read_duration(const toml::node& n, bool allow_zero = false);
+Result<uint64_t> read_size(const toml::node& n);
 
 bool earlier(const toml::source_position& a, const toml::source_position& b);
 

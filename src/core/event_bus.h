@@ -60,7 +60,7 @@ class EventBus {
 
   template <class T>
   void publish(const T& e) {
-    ++published_[std::string(T::kTopic)];
+    ++published_[T::kTopic];  // kTopic is a literal: the view stays valid
     std::optional<StreamRecord> rec;
     if constexpr (T::kStreamed) {
       rec = StreamRecord{std::string(T::kTopic), event_json(e)};
@@ -94,12 +94,11 @@ class EventBus {
 
   // The last `history` streamed events of all topics, oldest first.
   const std::deque<StreamRecord>& recent() const { return history_; }
-  // Events published since start, by topic (streamed or not).
-  const std::map<std::string, uint64_t>& published() const { return published_; }
   // Streamed events of every topic since start.
   uint64_t streamed() const { return streamed_; }
+  // Events of one topic published since start (streamed or not).
   uint64_t published(std::string_view topic) const {
-    auto it = published_.find(std::string(topic));
+    auto it = published_.find(topic);
     return it == published_.end() ? 0 : it->second;
   }
 
@@ -110,15 +109,14 @@ class EventBus {
     std::function<void(const StreamRecord&)> stream;
   };
   void deliver(std::type_index type, const void* e, const StreamRecord* rec) {
-    // Copy the ids first: a subscriber may (un)subscribe while we deliver.
-    std::vector<uint64_t> ids;
-    ids.reserve(subs_.size());
-    for (const auto& [id, s] : subs_) ids.push_back(id);
-    for (uint64_t id : ids) {
-      auto it = subs_.find(id);
-      if (it == subs_.end()) continue;
+    // A subscriber may (un)subscribe while we deliver: step by id, not by
+    // iterator; one added meanwhile hears the next event, not this one.
+    const uint64_t end = next_id_;
+    for (auto it = subs_.begin(); it != subs_.end() && it->first < end;) {
+      const uint64_t id = it->first;
       if (it->second.typed && it->second.type == type) it->second.typed(e);
       else if (it->second.stream && rec) it->second.stream(*rec);
+      it = subs_.upper_bound(id);
     }
   }
 
@@ -126,7 +124,7 @@ class EventBus {
   uint64_t next_id_ = 1;
   std::deque<StreamRecord> history_;
   size_t history_cap_;
-  std::map<std::string, uint64_t> published_;
+  std::map<std::string_view, uint64_t, std::less<>> published_;
   uint64_t streamed_ = 0;
   bool delivering_ = false;
   std::deque<std::function<void()>> pending_;  // published while delivering, in publication order

@@ -103,9 +103,6 @@ struct ModuleContext {
   LinkTable& links;
   control::VerbRegistry& verbs;
   Services& services;
-  // The running configuration (empty before start; the module gets its first
-  // configuration through apply()).
-  std::function<const Config&()> config;
 };
 
 struct ModuleSpec {

@@ -25,7 +25,7 @@ Daemon::Daemon(TimeSource& time, Config initial, std::optional<std::string> log_
       config_(std::move(initial)),
       log_level_override_(std::move(log_level_override)),
       links_(time, bus_),
-      ctx_{time_, bus_, links_, verbs_, services_, [this]() -> const Config& { return config_; }},
+      ctx_{time_, bus_, links_, verbs_, services_},
       started_(time.wall_now()) {
   services_.provide<TimeSource>(time_);
   bus_.subscribe<PolicyEvent>([this](const PolicyEvent& e) { on_policy_event(e); });

@@ -115,7 +115,12 @@ TEST_F(Wiring, TheTestModuleBringsItsSectionVerbAndRoute) {
   ASSERT_NE(daemon_->config().section<TestModSection>("testmod"), nullptr);
   // Its route, in the kernel under protocol 85, beside routing's own objects.
   EXPECT_TRUE(has_route(4242, "192.0.2.0/24"));
-  EXPECT_EQ(objects_.owner_of(objects_.by_owner().at("testmod").routes.at(0)), "testmod");
+  // Shown under its owner in `status --json` (routing's add_status).
+  nlohmann::json status;
+  status["policies"] = nlohmann::json::array();
+  for (const Module* m : daemon_->modules()) m->add_status(status);
+  ASSERT_TRUE(status.contains("kernel_objects")) << status.dump();
+  EXPECT_NE(status["kernel_objects"]["testmod"]["routes"].dump().find("192.0.2.0/24"), std::string::npos) << status.dump();
   // Its verb, through the control handler like any request.
   ControlHandler handler(*daemon_);
   auto req = control::parse_request(R"({"cmd":"testmod","json":true})", &daemon_->verbs());

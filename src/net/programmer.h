@@ -53,8 +53,6 @@ class Programmer {
   // Sets the desired state and writes the difference. On failure a retry (a
   // full sync) is scheduled with backoff; the error is returned for the log.
   Result<void> apply(const KernelState& desired);
-  // Routing's part of the desired state, as last given to apply().
-  const std::optional<KernelState>& routing_desired() const { return base_; }
   // Reads the kernel back and repairs. Also re-arms the periodic verification.
   Result<void> sync();
   // Someone changed routes/rules or our nft table: sync after the debounce delay.

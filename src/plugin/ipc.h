@@ -123,8 +123,6 @@ void encode_log(std::string& out, uint8_t level, std::string_view text);
 void encode_stats(std::string& out, const Stats& m);
 void encode_shutdown(std::string& out);
 
-// Size of one sample inside a Samples frame (for batching).
-inline size_t encoded_sample_size(std::string_view stream) { return 2 + stream.size() + 16; }
 inline constexpr size_t kMaxStreamName = 1024;
 
 // ---- decoders: the payload of a frame of the right type -----------------

@@ -125,20 +125,37 @@ TEST(PluginIpc, PayloadDecodersRefuseTruncationAndTrailingBytes) {
 
 TEST(PluginIpc, RandomGarbageNeverCrashesTheDecoder) {
   std::mt19937 rng(7);
+  size_t frames = 0;
   for (int round = 0; round < 2000; ++round) {
     std::string junk(size_t(rng() % 64), '\0');
     for (auto& c : junk) c = char(rng());
+    // Odd rounds: a well-formed header over random bytes, so that the payload
+    // decoders below are fed garbage too (a random u32 length almost never
+    // passes the frame decoder).
+    if (round % 2 == 1 && junk.size() >= kHeaderSize) {
+      uint32_t len = 1 + uint32_t(rng() % (junk.size() - kHeaderSize + 1));
+      std::memcpy(junk.data(), &len, 4);
+      junk[4] = char(1 + rng() % uint8_t(Type::shutdown));
+    }
     FrameDecoder d(4096);
     d.append(junk.data(), junk.size());
     while (auto f = d.next()) {
+      ++frames;
       // Whatever it accepts, the payload decoders must survive.
+      (void)decode_init(f->payload);
+      (void)decode_ready(f->payload);
+      (void)decode_fatal(f->payload);
       (void)decode_samples(f->payload);
       (void)decode_message(f->payload);
-      (void)decode_init(f->payload);
+      (void)decode_ping(f->payload);
+      (void)decode_connectivity(f->payload);
+      (void)decode_load_model(f->payload);
       (void)decode_model_result(f->payload);
+      (void)decode_log(f->payload);
       (void)decode_stats(f->payload);
     }
   }
+  EXPECT_GT(frames, 500u) << "the payload decoders were hardly fed";
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "plugin/encoded_bytes.h"
+
 namespace fs = std::filesystem;
 
 namespace uplink::plugin {
@@ -73,18 +75,10 @@ void sync_dir(const std::string& dir) {
 
 // 64 bytes, raw or as hex or base64 text.
 std::optional<std::string> decode_signature(const std::string& text) {
-  unsigned char sig[crypto_sign_BYTES];
-  size_t len = 0;
   std::string t = text;
   if (t.size() == crypto_sign_BYTES) return t;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.size() == 2 * crypto_sign_BYTES &&
-      sodium_hex2bin(sig, sizeof sig, t.data(), t.size(), nullptr, &len, nullptr) == 0 && len == sizeof sig)
-    return std::string(reinterpret_cast<char*>(sig), sizeof sig);
-  for (int v : {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING})
-    if (sodium_base642bin(sig, sizeof sig, t.data(), t.size(), " \r\n", &len, nullptr, v) == 0 && len == sizeof sig)
-      return std::string(reinterpret_cast<char*>(sig), sizeof sig);
-  return std::nullopt;
+  return decode_hex_or_base64(t, crypto_sign_BYTES);
 }
 
 }  // namespace

@@ -49,7 +49,6 @@ class ModelStore {
   std::optional<ModelInfo> current() const;
   std::optional<ModelInfo> previous() const;
   const std::string& dir() const { return dir_; }
-  bool requires_signature() const { return !public_key_.empty(); }
 
  private:
   std::optional<ModelInfo> read_link(const char* name) const;

@@ -2,14 +2,15 @@
 
 #include <sodium.h>
 
-#include <arpa/inet.h>
-
+#include <charconv>
 #include <sstream>
 
+#include "common/ip.h"
 #include "common/units.h"
 #include "config/section.h"
 #include "config/toml.h"
 #include "config/toml_text.h"
+#include "plugin/encoded_bytes.h"
 
 namespace uplink::plugin {
 
@@ -32,15 +33,11 @@ Result<InputSpec> parse_input(std::string_view text) {
       host = std::string(rest.substr(0, colon));
       port = rest.substr(colon + 1);
     }
-    unsigned char buf[16];
-    if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1)
-      return make_error("'" + host + "' is not a numeric IPv4 or IPv6 address");
-    int p = 0;
-    for (char c : port) {
-      if (c < '0' || c > '9' || p > 65535) return make_error("bad port '" + std::string(port) + "'");
-      p = p * 10 + (c - '0');
-    }
-    if (port.empty() || p == 0 || p > 65535) return make_error("bad port '" + std::string(port) + "'");
+    if (!IpAddress::parse(host)) return make_error("'" + host + "' is not a numeric IPv4 or IPv6 address");
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || port.empty() || p == 0 || p > 65535)
+      return make_error("bad port '" + std::string(port) + "'");
     in.kind = InputSpec::Kind::udp;
     in.host = host;
     in.port = uint16_t(p);
@@ -63,18 +60,8 @@ namespace {
 // A 32-byte ed25519 public key written as base64, hex, or 32 raw bytes.
 std::optional<std::string> decode_key(const std::string& text) {
   if (sodium_init() < 0) return std::nullopt;
-  unsigned char key[crypto_sign_PUBLICKEYBYTES];
-  size_t len = 0;
   if (text.size() == crypto_sign_PUBLICKEYBYTES) return text;
-  if (text.size() == 2 * crypto_sign_PUBLICKEYBYTES &&
-      sodium_hex2bin(key, sizeof key, text.data(), text.size(), nullptr, &len, nullptr) == 0 && len == sizeof key)
-    return std::string(reinterpret_cast<char*>(key), sizeof key);
-  for (int variant : {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING}) {
-    if (sodium_base642bin(key, sizeof key, text.data(), text.size(), " \r\n", &len, nullptr, variant) == 0 &&
-        len == sizeof key)
-      return std::string(reinterpret_cast<char*>(key), sizeof key);
-  }
-  return std::nullopt;
+  return decode_hex_or_base64(text, crypto_sign_PUBLICKEYBYTES);
 }
 
 std::shared_ptr<const SectionValue> parse_plugins(const toml::node& node, SectionContext& ctx) {

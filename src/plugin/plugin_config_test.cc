@@ -8,19 +8,13 @@
 #include "config/config.h"
 #include "config/loader.h"
 #include "config/section.h"
+#include "config/testing/parse_with.h"
 #include "config/writer.h"
 
 namespace uplink::plugin {
 namespace {
 
-const SectionRegistry& registry() {
-  static SectionRegistry r = [] {
-    SectionRegistry reg;
-    register_plugins_config(reg);
-    return reg;
-  }();
-  return r;
-}
+const SectionRegistry& registry() { return testing::registry_with<register_plugins_config>(); }
 
 // Lines 1..6.
 const std::string kBase = R"([links.wan1]
@@ -32,12 +26,7 @@ members = [{ link = "wan1" }]
 )";
 
 std::string errors_of(const std::string& text) {
-  try {
-    parse_config(kBase + text, "p.toml", registry());
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return testing::parse_error(kBase + text, "p.toml", registry()).value_or("(no error)");
 }
 
 TEST(PluginConfig, TheArchitectureExampleParses) {

@@ -38,10 +38,13 @@ ProcUsage read_usage(pid_t pid) {
   if (close == std::string::npos) return u;
   std::istringstream in(line.substr(close + 2));
   std::string field;
-  // Fields after the command: state(3) ... utime(14) stime(15).
-  for (int i = 3; i <= 15 && in >> field; ++i) {
+  // Fields after the command: state(3) ... utime(14) stime(15). A short line
+  // is no reading (a partial sum would look like time going backwards).
+  int i = 3;
+  for (; i <= 15 && in >> field; ++i) {
     if (i == 14 || i == 15) u.cpu_ticks += std::stoull(field);
   }
+  if (i <= 15) return u;
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0) u.rss = std::stoull(line.substr(6)) * 1024;
@@ -201,7 +204,7 @@ Result<void> PluginRunner::launch() {
   conn_ = std::make_shared<Conn>(io_, sv[0]);
   conn_->cgroup = cgroup;
   started_at_ = time_.wall_now();
-  last_cpu_ticks_ = 0;
+  last_cpu_ticks_.reset();
   last_cpu_at_ = time_.now();
   std::string frames;
   ipc::encode_init(frames, ipc::Init{config_.name, config_.config_json, config_.msg_class});
@@ -220,7 +223,6 @@ Result<void> PluginRunner::launch() {
                                   if (c->closed) return;
                                 }
                                 if (c->decoder.failed()) {
-                                  ++self->counters_.protocol_errors;
                                   log()->error("plugin {}: protocol error from the host ({}): killing it",
                                                self->config_.name, c->decoder.error());
                                   self->fatal_ = ipc::Fatal{"protocol", c->decoder.error()};
@@ -234,7 +236,7 @@ Result<void> PluginRunner::launch() {
   Reader::go(this, c, alive_);
   throttled_ = false;
   cpu_budget_s_ = 0;
-  gov_ticks_ = 0;
+  gov_ticks_.reset();
   if (limits_.kind == LimitsMode::Kind::rlimit && config_.cpu_max) governor_tick();
   log()->info("plugin {}: started {} (pid {}, limits {})", config_.name, config_.path, child_->pid(),
               limits_.name());
@@ -278,7 +280,6 @@ void PluginRunner::on_frame(const ipc::FrameDecoder::View& f) {
     case ipc::Type::log: {
       auto l = ipc::decode_log(f.payload);
       if (!l) break;
-      ++counters_.log_lines;
       static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::trace, spdlog::level::debug,
                                                               spdlog::level::info, spdlog::level::warn,
                                                               spdlog::level::err};
@@ -308,7 +309,6 @@ void PluginRunner::on_frame(const ipc::FrameDecoder::View& f) {
       return;
     default: break;
   }
-  ++counters_.protocol_errors;
   log()->error("plugin {}: unexpected or malformed {} frame from the host: killing it", config_.name,
                ipc::type_name(f.type));
   fatal_ = ipc::Fatal{"protocol", "malformed " + std::string(ipc::type_name(f.type)) + " frame"};
@@ -422,16 +422,21 @@ void PluginRunner::submit_sample(std::string_view stream, double ts, double valu
     return;
   }
   if (!ready_) {
-    if (pending_.size() >= opts_.pending_max) {
-      pending_.pop_front();
-      ++counters_.samples_dropped;
-    }
-    pending_.push_back(ipc::Sample{std::string(stream), ts, value});
+    hold(ipc::Sample{std::string(stream), ts, value});
     return;
   }
   batch_.push_back(ipc::Sample{std::string(stream), ts, value});
   if (batch_.size() >= opts_.batch_max) flush_batch();
   else schedule_flush();
+}
+
+// Held until Ready: at most pending_max, the oldest dropped (and counted).
+void PluginRunner::hold(ipc::Sample s) {
+  if (pending_.size() >= opts_.pending_max) {
+    pending_.pop_front();
+    ++counters_.samples_dropped;
+  }
+  pending_.push_back(std::move(s));
 }
 
 void PluginRunner::schedule_flush() {
@@ -447,11 +452,7 @@ void PluginRunner::schedule_flush() {
 void PluginRunner::flush_batch() {
   if (batch_.empty()) return;
   if (!conn_ || !ready_) {
-    for (auto& s : batch_) pending_.push_back(std::move(s));
-    while (pending_.size() > opts_.pending_max) {
-      pending_.pop_front();
-      ++counters_.samples_dropped;
-    }
+    for (auto& s : batch_) hold(std::move(s));
     batch_.clear();
     return;
   }
@@ -515,9 +516,9 @@ void PluginRunner::governor_tick() {
   if (!child_ || !config_.cpu_max) return;
   auto u = read_usage(child_->pid());
   TimePoint now = time_.now();
-  if (u.ok && gov_ticks_ != 0) {
+  if (u.ok && gov_ticks_) {
     double dt = std::chrono::duration<double>(now - gov_at_).count();
-    double used = double(u.cpu_ticks > gov_ticks_ ? u.cpu_ticks - gov_ticks_ : 0) / double(sysconf(_SC_CLK_TCK));
+    double used = double(u.cpu_ticks - *gov_ticks_) / double(sysconf(_SC_CLK_TCK));
     cpu_budget_s_ = std::min(cpu_budget_s_ + dt * *config_.cpu_max / 100.0 - used, 0.05);  // 50 ms of burst
     if (cpu_budget_s_ < 0 && !throttled_) {
       throttled_ = true;
@@ -529,7 +530,7 @@ void PluginRunner::governor_tick() {
     }
   }
   if (u.ok) {
-    gov_ticks_ = u.cpu_ticks ? u.cpu_ticks : 1;
+    gov_ticks_ = u.cpu_ticks;
     gov_at_ = now;
   }
   cpu_timer_->arm(std::chrono::milliseconds(100), [this] { governor_tick(); });
@@ -540,12 +541,11 @@ void PluginRunner::sample_usage() {
   auto u = read_usage(child_->pid());
   if (!u.ok) return;
   TimePoint now = time_.now();
-  if (last_cpu_ticks_ != 0 && now > last_cpu_at_) {
+  if (last_cpu_ticks_ && now > last_cpu_at_) {
     double secs = std::chrono::duration<double>(now - last_cpu_at_).count();
-    cpu_pct_ = 100.0 * double(u.cpu_ticks > last_cpu_ticks_ ? u.cpu_ticks - last_cpu_ticks_ : 0) /
-               double(sysconf(_SC_CLK_TCK)) / secs;
+    cpu_pct_ = 100.0 * double(u.cpu_ticks - *last_cpu_ticks_) / double(sysconf(_SC_CLK_TCK)) / secs;
   }
-  last_cpu_ticks_ = u.cpu_ticks ? u.cpu_ticks : 1;
+  last_cpu_ticks_ = u.cpu_ticks;
   last_cpu_at_ = now;
   rss_ = u.rss;
   vm_data_ = u.vm_data;
@@ -641,8 +641,8 @@ nlohmann::json PluginRunner::status() const {
       {"restarts", sup_.restarts()},
       {"failures", sup_.failures()},
       {"alarm", sup_.alarm()},
-      {"cpu_pct", std::round(cpu_pct_ * 10) / 10},
-      {"memory_bytes", rss_},
+      {"cpu_pct", cpu_pct()},
+      {"memory_bytes", memory_bytes()},
       {"data_bytes", vm_data_},
       {"samples_in", counters_.samples_in},
       {"samples_dropped", counters_.samples_dropped},

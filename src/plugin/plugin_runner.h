@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -70,7 +71,6 @@ class PluginRunner final : public SupervisorActions {
   // Applies a changed configuration: limits, heartbeat and backoff take
   // effect now; path, user, config or limits changes restart the process.
   void reconfigure(const PluginConfig& config);
-  void set_sink(MessageSink* sink) { sink_ = sink; }
 
   void submit_sample(std::string_view stream, double ts, double value);
   void set_connectivity(bool online);
@@ -82,14 +82,16 @@ class PluginRunner final : public SupervisorActions {
   State state() const { return sup_.state(); }
   pid_t pid() const { return child_ ? child_->pid() : 0; }
   nlohmann::json status() const;
+  // Resource use as sampled with the heartbeats (status() has them too, but
+  // also reads the model store from disk).
+  double cpu_pct() const { return std::round(cpu_pct_ * 10) / 10; }
+  uint64_t memory_bytes() const { return rss_; }
 
   struct Counters {
     uint64_t samples_in = 0;          // handed to the host
     uint64_t samples_dropped = 0;     // no room (restarting too long, host too slow)
     uint64_t messages_out = 0;        // taken by the sink
     uint64_t messages_dropped = 0;    // refused by the sink, or no sink
-    uint64_t log_lines = 0;
-    uint64_t protocol_errors = 0;
   };
   const Counters& counters() const { return counters_; }
   const ipc::Stats& host_stats() const { return host_stats_; }
@@ -114,6 +116,7 @@ class PluginRunner final : public SupervisorActions {
   void pump();
   void flush_batch();
   void schedule_flush();
+  void hold(ipc::Sample s);
   void send_load_current(const char* why);
   void rollback_auto(const std::string& why);
   void sample_usage();
@@ -159,13 +162,15 @@ class PluginRunner final : public SupervisorActions {
   // Resource use, sampled with each heartbeat.
   double cpu_pct_ = 0;
   uint64_t rss_ = 0, vm_data_ = 0;
-  uint64_t last_cpu_ticks_ = 0;
+  // CPU ticks (utime + stime) at the previous reading of this process; none
+  // before the first. They never decrease for one process, so a delta needs no clamp.
+  std::optional<uint64_t> last_cpu_ticks_;
   TimePoint last_cpu_at_{};
   uint64_t oom_kills_at_start_ = 0;
   // cpu_max without cgroups: a duty-cycle governor (SIGSTOP/SIGCONT), see governor_tick().
   std::unique_ptr<Timer> cpu_timer_;
   double cpu_budget_s_ = 0;
-  uint64_t gov_ticks_ = 0;
+  std::optional<uint64_t> gov_ticks_;
   TimePoint gov_at_{};
   bool throttled_ = false;
   uint64_t throttles_ = 0;

@@ -289,9 +289,9 @@ void PluginsModule::add_metrics(std::string& text) const {
            return std::to_string(e.runner->counters().messages_dropped + e.runner->host_stats().messages_refused);
          });
   family("uplink_plugin_cpu_percent", "gauge", "CPU use of the plugin process, percent of one core",
-         [](const Entry& e) { return e.runner->status()["cpu_pct"].dump(); });
+         [](const Entry& e) { return nlohmann::json(e.runner->cpu_pct()).dump(); });
   family("uplink_plugin_memory_bytes", "gauge", "Resident memory of the plugin process",
-         [](const Entry& e) { return e.runner->status()["memory_bytes"].dump(); });
+         [](const Entry& e) { return std::to_string(e.runner->memory_bytes()); });
   text += "# HELP uplink_plugin_input_bad_lines_total Sample lines skipped as malformed\n"
           "# TYPE uplink_plugin_input_bad_lines_total counter\n";
   for (const auto& [pname, e] : plugins_)

@@ -62,7 +62,6 @@ struct PluginsModuleTest : ::testing::Test {
   Services services;
   Sink sink;
   PluginHostOptions host{UPLINK_PLUGIN_HOST, {}};
-  Config current;
   std::unique_ptr<ModuleContext> ctx;
   std::unique_ptr<PluginsModule> mod;
   std::vector<nlohmann::json> events;
@@ -77,7 +76,7 @@ struct PluginsModuleTest : ::testing::Test {
     services.provide<MessageSink>(sink);
     services.provide(host);
     ctx = std::make_unique<ModuleContext>(
-        ModuleContext{time, bus, links, verbs, services, [this]() -> const Config& { return current; }});
+        ModuleContext{time, bus, links, verbs, services});
     mod = std::make_unique<PluginsModule>(*ctx);
     bus.subscribe_stream([this](const StreamRecord& r) {
       if (r.topic == "plugin") events.push_back(r.json);
@@ -130,7 +129,6 @@ members = [{ link = "wan1" }]
 TEST_F(PluginsModuleTest, RunsAConfiguredPluginFedByUdpAndUnixInputs) {
   Config c = config(plugin_toml());
   ASSERT_TRUE(mod->apply(c, {}));
-  current = c;
   ASSERT_TRUE(run_until([&] { return count("ready") == 1; }, 3s));
   send_udp("{\"stream\":\"udp1\",\"ts\":1.5,\"value\":7}\nnot json\n{\"stream\":\"udp1\",\"value\":8}\n");
   {

@@ -89,7 +89,6 @@ class Supervisor {
   ~Supervisor();
 
   void set_policy(const RestartPolicy& p) { policy_ = p; }
-  const RestartPolicy& policy() const { return policy_; }
 
   void start();
   // Graceful: Shutdown, SIGKILL after stop_grace; `stopped` event on exit.
@@ -131,7 +130,6 @@ class Supervisor {
   uint64_t restarts_ = 0;
   int failures_ = 0;
   bool alarm_ = false;
-  bool started_once_ = false;
   std::optional<ExitCause> ordered_;  // why we killed/stopped it, if we did
   std::optional<TimePoint> running_since_;
   bool restart_after_stop_ = false;

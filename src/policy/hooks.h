@@ -5,8 +5,9 @@
 //   UPLINK_LINK, UPLINK_FROM, UPLINK_TO, UPLINK_REASON    (link events)
 //   UPLINK_POLICY, UPLINK_ACTIVE (comma list; empty = last resort),
 //   UPLINK_FROM / UPLINK_TO = old / new active lists       (policy events)
-// A hook never delays routing: it is started with posix_spawn in its own
-// process group, its exit is watched through a pidfd on the io_context, its
+// A hook never delays routing: it is started as a ChildProcess
+// (common/child_process.h: posix_spawn in its own process group, its exit
+// watched through a pidfd on the io_context), its
 // output goes to the log line by line, and the whole group is killed after
 // daemon.hook_timeout. At most `max_concurrent` run at once; the rest queue.
 #include <boost/asio/io_context.hpp>
@@ -19,6 +20,8 @@
 #include "common/clock.h"
 
 namespace uplink {
+
+struct ExitStatus;
 
 struct HookEvent {
   std::string event;  // "link" | "policy"
@@ -53,7 +56,7 @@ class ProcessHookRunner final : public HookRunner {
   };
   void start_next();
   void start(Pending p);
-  void finish(int pid);
+  void finish(Job* job, const ExitStatus& status);
 
   boost::asio::io_context& io_;
   TimeSource& time_;

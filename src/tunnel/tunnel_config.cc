@@ -21,12 +21,6 @@ std::string_view to_string(WgBackendChoice b) {
   return "auto";
 }
 
-bool TunnelConfig::same(const TunnelConfig& o) const {
-  return name == o.name && interface == o.interface && backend == o.backend && private_key == o.private_key &&
-         listen_port == o.listen_port && address == o.address && underlay == o.underlay &&
-         fwmark_set == o.fwmark_set && fwmark == o.fwmark && peers == o.peers;
-}
-
 WgDeviceSpec TunnelConfig::device_spec() const {
   WgDeviceSpec d;
   d.private_key = private_key.value;
@@ -50,7 +44,7 @@ bool TunnelsSection::equals(const SectionValue& other) const {
   if (!o || o->order != order || o->tunnels.size() != tunnels.size()) return false;
   for (const auto& [name, t] : tunnels) {
     auto it = o->tunnels.find(name);
-    if (it == o->tunnels.end() || !it->second.same(t)) return false;
+    if (it == o->tunnels.end() || it->second != t) return false;
   }
   return true;
 }
@@ -193,14 +187,14 @@ std::optional<TunnelConfig> parse_tunnel(const std::string& name, const toml::no
                  {"interface", "backend", "private_key", "listen_port", "address", "underlay", "fwmark", "peers"});
   TunnelConfig tc;
   tc.name = name;
-  remember(t, tc.line, tc.column);
+  remember(t, tc.at.line, tc.at.column);
   if (auto v = ctx.get_string(*t, "interface", path, /*required=*/true)) {
     if (v->empty() || v->size() >= IFNAMSIZ || v->find_first_of("/ \t\n:") != std::string::npos || *v == "." ||
         *v == "..")
       ctx.error_at_key(*t, "interface", path + ".interface",
                        "'" + *v + "' is not a valid interface name (1-15 characters, no '/', ':' or spaces)");
     tc.interface = *v;
-    remember(t->get("interface"), tc.interface_line, tc.interface_column);
+    remember(t->get("interface"), tc.at.interface_line, tc.at.interface_column);
   }
   if (auto v = ctx.get_string(*t, "backend", path)) {
     if (*v == "auto") tc.backend = WgBackendChoice::automatic;
@@ -227,16 +221,16 @@ std::optional<TunnelConfig> parse_tunnel(const std::string& name, const toml::no
   }
   if (auto v = ctx.get_string(*t, "underlay", path, /*required=*/true)) {
     tc.underlay = *v;
-    remember(t->get("underlay"), tc.underlay_line, tc.underlay_column);
+    remember(t->get("underlay"), tc.at.underlay_line, tc.at.underlay_column);
   }
   if (auto v = ctx.get_int(*t, "fwmark", path, 1, 0xffffffffLL)) {
     tc.fwmark_set = static_cast<uint32_t>(*v);
     tc.fwmark = *tc.fwmark_set;
-    remember(t->get("fwmark"), tc.fwmark_line, tc.fwmark_column);
+    remember(t->get("fwmark"), tc.at.fwmark_line, tc.at.fwmark_column);
   } else if (!t->contains("fwmark")) {
     if (auto m = derived_tunnel_mark(ctx.core().daemon.fwmark_mask, index)) tc.fwmark = *m;
     else
-      ctx.error_at(tc.line, tc.column, path,
+      ctx.error_at(tc.at.line, tc.at.column, path,
                    "no free byte outside daemon.fwmark_mask for a derived tunnel mark: set fwmark");
   }
   if (auto peers = ctx.get_table_array(*t, "peers", path)) {
@@ -275,23 +269,23 @@ void validate_tunnels(const Config& c, SectionContext& ctx) {
     // Interface: unique among tunnels, and no link but the tunnel's own may use it.
     if (!t.interface.empty()) {
       if (auto [it, fresh] = iface_owner.emplace(t.interface, name); !fresh)
-        ctx.error_at(t.interface_line, t.interface_column, path + ".interface",
+        ctx.error_at(t.at.interface_line, t.at.interface_column, path + ".interface",
                      "interface '" + t.interface + "' is already used by tunnel '" + it->second + "'");
       for (const auto& [lname, l] : c.links)
         if (l.interface == t.interface && (!own || lname != own->name))
-          ctx.error_at(t.interface_line, t.interface_column, path + ".interface",
+          ctx.error_at(t.at.interface_line, t.at.interface_column, path + ".interface",
                        "interface '" + t.interface + "' is already used by link '" + lname + "'");
     }
     // Underlay: an existing policy that does not carry the tunnel over itself.
     if (!t.underlay.empty()) {
       auto p = c.policies.find(t.underlay);
       if (p == c.policies.end()) {
-        ctx.error_at(t.underlay_line, t.underlay_column, path + ".underlay",
+        ctx.error_at(t.at.underlay_line, t.at.underlay_column, path + ".underlay",
                      "policy '" + t.underlay + "' does not exist");
       } else if (own) {
         for (const auto& m : p->second.members)
           if (m.link == own->name)
-            ctx.error_at(t.underlay_line, t.underlay_column, path + ".underlay",
+            ctx.error_at(t.at.underlay_line, t.at.underlay_column, path + ".underlay",
                          "policy '" + t.underlay + "' includes link '" + own->name +
                              "', the tunnel itself: its UDP cannot travel inside it");
       }
@@ -299,13 +293,13 @@ void validate_tunnels(const Config& c, SectionContext& ctx) {
     // Mark: outside daemon.fwmark_mask (never a link mark), unique among tunnels.
     if (t.fwmark_set && layout) {
       if (*t.fwmark_set & layout->mask)
-        ctx.error_at(t.fwmark_line, t.fwmark_column, path + ".fwmark",
+        ctx.error_at(t.at.fwmark_line, t.at.fwmark_column, path + ".fwmark",
                      MarkLayout::hex(*t.fwmark_set) + " has bits inside daemon.fwmark_mask " +
                          MarkLayout::hex(layout->mask) + ", the link marks; use bits outside it");
     }
     if (t.fwmark) {
       if (auto [it, fresh] = mark_owner.emplace(t.fwmark & ~c.daemon.fwmark_mask, name); !fresh)
-        ctx.error_at(t.fwmark_line ? t.fwmark_line : t.line, t.fwmark_line ? t.fwmark_column : t.column,
+        ctx.error_at(t.at.fwmark_line ? t.at.fwmark_line : t.at.line, t.at.fwmark_line ? t.at.fwmark_column : t.at.column,
                      path + ".fwmark", "mark " + MarkLayout::hex(t.fwmark) + " is tunnel '" + it->second + "''s");
     }
   }

@@ -67,13 +67,17 @@ struct TunnelConfig {
   std::optional<uint32_t> fwmark_set;   // as written
   uint32_t fwmark = 0;                  // effective (written or derived)
   std::vector<TunnelPeerConfig> peers;
-  // Positions for cross-checks (not part of equality).
-  int line = 0, column = 0;
-  int interface_line = 0, interface_column = 0;
-  int underlay_line = 0, underlay_column = 0;
-  int fwmark_line = 0, fwmark_column = 0;
+  // Where it was written, for cross-checks; never part of equality.
+  struct Positions {
+    int line = 0, column = 0;
+    int interface_line = 0, interface_column = 0;
+    int underlay_line = 0, underlay_column = 0;
+    int fwmark_line = 0, fwmark_column = 0;
+    friend bool operator==(const Positions&, const Positions&) { return true; }
+  } at;
 
-  bool same(const TunnelConfig& o) const;
+  // Every field but the positions (a new field takes part by itself).
+  friend bool operator==(const TunnelConfig&, const TunnelConfig&) = default;
   // The device configuration for the UAPI (private key included: handle with care).
   WgDeviceSpec device_spec() const;
 };

@@ -9,10 +9,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "config/loader.h"
 #include "config/section.h"
+#include "config/testing/parse_with.h"
 
 namespace uplink {
 namespace {
@@ -20,14 +23,7 @@ namespace {
 const std::string kPriv = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
 const std::string kPub = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
 
-const SectionRegistry& registry() {
-  static SectionRegistry r = [] {
-    SectionRegistry reg;
-    register_tunnel_config(reg);
-    return reg;
-  }();
-  return r;
-}
+const SectionRegistry& registry() { return testing::registry_with<register_tunnel_config>(); }
 
 std::string base_links() {
   return R"([links.wan1]
@@ -73,12 +69,7 @@ struct TunnelText {
 Config parse(const std::string& text) { return parse_config(text, "t.toml", registry()); }
 
 std::string errors_of(const std::string& text) {
-  try {
-    parse(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return testing::parse_error(text, "t.toml", registry()).value_or("(no error)");
 }
 
 int line_of(const std::string& text, const std::string& needle) {
@@ -148,30 +139,6 @@ TEST(TunnelConfig, PrivateKeyOfWrongLengthIsAnErrorWithoutEchoingIt) {
   EXPECT_EQ(errors_of(text).find("c2hvcnQ"), std::string::npos);
 }
 
-TEST(TunnelConfig, PublicKeyOutsideTheAlphabetIsAnError) {
-  TunnelText t;
-  t.public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8D!=";
-  expect_error_at(base_links() + t.render(), "public_key =", "base64 alphabet");
-}
-
-TEST(TunnelConfig, NonCanonicalKeyIsAnError) {
-  TunnelText t;
-  t.public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dh=";  // 'h': low bits set
-  expect_error_at(base_links() + t.render(), "public_key =", "canonical");
-}
-
-TEST(TunnelConfig, HostNameEndpointIsAnError) {
-  TunnelText t;
-  t.endpoint = "vpn.example.com:51820";
-  expect_error_at(base_links() + t.render(), "endpoint =", "numeric");
-}
-
-TEST(TunnelConfig, EndpointWithoutPortIsAnError) {
-  TunnelText t;
-  t.endpoint = "203.0.113.10";
-  expect_error_at(base_links() + t.render(), "endpoint =", "has no port");
-}
-
 TEST(TunnelConfig, Ipv6EndpointInBrackets) {
   TunnelText t;
   t.endpoint = "[2001:db8::10]:51820";
@@ -197,40 +164,10 @@ TEST(TunnelConfig, InterfaceOfAnotherTunnelIsAnError) {
       << errors_of(text);
 }
 
-TEST(TunnelConfig, LinkInterfaceMustBeTheTunnels) {
-  std::string text = base_links() + TunnelText{}.render();
-  text.replace(text.find("interface = \"wgvpn1\"\ntunnel"), 20, "interface = \"wgvpn9\"");
-  expect_error_at(text, "tunnel = \"vpn1\"", "is not the tunnel's interface 'wgvpn1'");
-}
-
-TEST(TunnelConfig, UnknownUnderlayPolicyIsAnError) {
-  TunnelText t;
-  t.underlay = "nosuch";
-  expect_error_at(base_links() + t.render(), "underlay =", "tunnels.vpn1.underlay: policy 'nosuch' does not exist");
-}
-
-TEST(TunnelConfig, UnderlayIncludingTheTunnelItselfIsAnError) {
-  TunnelText t;
-  t.underlay = "private";
-  expect_error_at(base_links() + t.render(), "underlay =", "includes link 'vpn1', the tunnel itself");
-}
-
-TEST(TunnelConfig, LinkNamingAnUnknownTunnelIsAnError) {
-  std::string text = base_links() + TunnelText{}.render();
-  text.replace(text.find("tunnel = \"vpn1\""), 15, "tunnel = \"vpn7\"");
-  expect_error_at(text, "tunnel = \"vpn7\"", "links.vpn1.tunnel: tunnel 'vpn7' is not configured");
-}
-
 TEST(TunnelConfig, WireguardLinkWithoutTunnelKeyIsAnError) {
   std::string text = base_links() + TunnelText{}.render();
   text.erase(text.find("tunnel = \"vpn1\"\n"), 16);
   EXPECT_NE(errors_of(text).find("tunnel"), std::string::npos) << errors_of(text);
-}
-
-TEST(TunnelConfig, FwmarkInsideTheLinkMarkMaskIsAnError) {
-  TunnelText t;
-  t.extra = "fwmark = 0x0100\n";
-  expect_error_at(base_links() + t.render(), "fwmark =", "inside daemon.fwmark_mask");
 }
 
 TEST(TunnelConfig, ExplicitFwmarkOutsideTheMaskIsKept) {
@@ -248,11 +185,80 @@ TEST(TunnelConfig, UnknownKeyAndBadBackendAreErrors) {
   expect_error_at(text, "listen_prot", "unknown key");
 }
 
-TEST(TunnelConfig, BadAllowedIpIsAnError) {
-  std::string text = base_links() + TunnelText{}.render();
-  text.replace(text.find("10.200.0.0/16"), 13, "10.200.0.1/16");
-  expect_error_at(text, "allowed_ips =", "tunnels.vpn1.peers[0].allowed_ips[0]");
+// One edit of the example, one error: at the line holding `needle`, with `message`.
+struct ErrorCase {
+  const char* name;
+  std::function<void(TunnelText&)> edit_fields = nullptr;
+  // Then, in the whole text, the first `from` becomes `to` (when `from` is set).
+  const char* from = nullptr;
+  const char* to = nullptr;
+  const char* needle;
+  const char* message;
+};
+
+class TunnelConfigError : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(TunnelConfigError, AtTheLineOfTheKey) {
+  const ErrorCase& c = GetParam();
+  TunnelText t;
+  if (c.edit_fields) c.edit_fields(t);
+  std::string text = base_links() + t.render();
+  if (c.from) {
+    auto pos = text.find(c.from);
+    ASSERT_NE(pos, std::string::npos) << c.from;
+    text.replace(pos, std::string_view(c.from).size(), c.to);
+  }
+  expect_error_at(text, c.needle, c.message);
 }
+
+const ErrorCase kErrorCases[] = {
+    {.name = "PublicKeyOutsideTheAlphabet",
+     .edit_fields = [](TunnelText& t) { t.public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8D!="; },
+     .needle = "public_key =",
+     .message = "base64 alphabet"},
+    {.name = "NonCanonicalKey",  // 'h': low bits set
+     .edit_fields = [](TunnelText& t) { t.public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dh="; },
+     .needle = "public_key =",
+     .message = "canonical"},
+    {.name = "HostNameEndpoint",
+     .edit_fields = [](TunnelText& t) { t.endpoint = "vpn.example.com:51820"; },
+     .needle = "endpoint =",
+     .message = "numeric"},
+    {.name = "EndpointWithoutPort",
+     .edit_fields = [](TunnelText& t) { t.endpoint = "203.0.113.10"; },
+     .needle = "endpoint =",
+     .message = "has no port"},
+    {.name = "UnknownUnderlayPolicy",
+     .edit_fields = [](TunnelText& t) { t.underlay = "nosuch"; },
+     .needle = "underlay =",
+     .message = "tunnels.vpn1.underlay: policy 'nosuch' does not exist"},
+    {.name = "UnderlayIncludingTheTunnelItself",
+     .edit_fields = [](TunnelText& t) { t.underlay = "private"; },
+     .needle = "underlay =",
+     .message = "includes link 'vpn1', the tunnel itself"},
+    {.name = "FwmarkInsideTheLinkMarkMask",
+     .edit_fields = [](TunnelText& t) { t.extra = "fwmark = 0x0100\n"; },
+     .needle = "fwmark =",
+     .message = "inside daemon.fwmark_mask"},
+    {.name = "LinkInterfaceMustBeTheTunnels",
+     .from = "interface = \"wgvpn1\"\ntunnel",
+     .to = "interface = \"wgvpn9\"\ntunnel",
+     .needle = "tunnel = \"vpn1\"",
+     .message = "is not the tunnel's interface 'wgvpn1'"},
+    {.name = "LinkNamingAnUnknownTunnel",
+     .from = "tunnel = \"vpn1\"",
+     .to = "tunnel = \"vpn7\"",
+     .needle = "tunnel = \"vpn7\"",
+     .message = "links.vpn1.tunnel: tunnel 'vpn7' is not configured"},
+    {.name = "BadAllowedIp",
+     .from = "10.200.0.0/16",
+     .to = "10.200.0.1/16",
+     .needle = "allowed_ips =",
+     .message = "tunnels.vpn1.peers[0].allowed_ips[0]"},
+};
+
+INSTANTIATE_TEST_SUITE_P(TunnelConfig, TunnelConfigError, ::testing::ValuesIn(kErrorCases),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(TunnelConfig, DerivedMarksAvoidTheMask) {
   EXPECT_EQ(derived_tunnel_mark(0xff00, 0), 0x10000u);

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "core/topics.h"
 
 namespace uplink {
@@ -63,7 +64,6 @@ struct TunnelModule::Tunnel {
   TimePoint running_since{};
   bool ever_running = false;
   uint64_t underlay_moves = 0;
-  uint64_t endpoint_resends = 0;
   // stall evidence
   uint64_t stall_rx = 0, stall_tx = 0;
   TimePoint stall_since{};
@@ -130,24 +130,16 @@ Result<void> TunnelModule::apply(const Config& next, const ConfigDiff&) {
     const TunnelConfig& tc = section->tunnels.at(section->order[i]);
     const LinkConfig* link = link_of_tunnel(next, tc.name);
     auto it = tunnels_.find(tc.name);
-    if (it == tunnels_.end()) {
+    bool is_new = it == tunnels_.end();
+    if (is_new) {
       auto t = std::make_shared<Tunnel>();
-      t->cfg = tc;
-      t->index = i;
-      t->link = link ? link->name : "";
-      t->kick_to = kick_target(tc, link);
       t->timer = ctx_.time.make_timer();
       t->poll_timer = ctx_.time.make_timer();
       t->backoff = env_.backoff_initial;
-      if (auto a = policy_active_.find(tc.underlay); a != policy_active_.end())
-        t->active_link = a->second.empty() ? "" : a->second.front();
-      tunnels_.emplace(tc.name, t);
-      program(*t);
-      start(*t);
-      continue;
+      it = tunnels_.emplace(tc.name, t).first;
     }
     Tunnel& t = *it->second;
-    bool device_changed = !(tc.same(t.cfg));
+    bool device_changed = !is_new && tc != t.cfg;
     std::string old_link = t.link;
     t.cfg = tc;
     t.index = i;
@@ -158,6 +150,10 @@ Result<void> TunnelModule::apply(const Config& next, const ConfigDiff&) {
     if (auto a = policy_active_.find(tc.underlay); a != policy_active_.end())
       t.active_link = a->second.empty() ? "" : a->second.front();
     program(t);
+    if (is_new) {
+      start(t);
+      continue;
+    }
     if (device_changed && t.state == Tunnel::State::running) configure(t, /*initial=*/false);  // keys, peers, port, mark
     set_link_signal(t, t.state != Tunnel::State::running, "tunnel_down");
   }
@@ -193,7 +189,6 @@ void TunnelModule::move_underlay(Tunnel& t, const std::string& from) {
     log->warn("tunnel {}: endpoint re-send not possible: {}", t.cfg.name, req.error().message);
     return;
   }
-  ++t.endpoint_resends;
   std::weak_ptr<Tunnel> weak = tunnels_.at(t.cfg.name);
   uint64_t gen = t.generation;
   env_.uapi->set(t.cfg.interface, std::move(*req), [this, weak, gen](Result<void> r) {
@@ -611,7 +606,7 @@ void TunnelModule::add_metrics(std::string& text) const {
   std::string hs = "# HELP uplinkd_tunnel_last_handshake_seconds Unix time of the latest handshake of any peer (0 = never).\n"
                    "# TYPE uplinkd_tunnel_last_handshake_seconds gauge\n";
   for (const auto& [name, t] : tunnels_) {
-    std::string l = "{tunnel=\"" + name + "\"}";
+    std::string l = "{tunnel=\"" + prometheus_label(name) + "\"}";
     uint64_t r = 0, x = 0;
     int64_t h = 0;
     if (t->status)

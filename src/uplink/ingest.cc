@@ -54,9 +54,7 @@ Result<Message> parse_ingest_line(std::string_view line, uint64_t max_message) {
   }
   if (!has_payload) return make_error("\"payload\" is required");
   uint64_t size = m.payload.size() + m.topic.size();
-  if (size > max_message)
-    return make_error("message of " + std::to_string(size) + " bytes refused: over max_message (" +
-                      std::to_string(max_message) + " bytes)");
+  if (size > max_message) return too_large_error(size, max_message);
   return m;
 }
 

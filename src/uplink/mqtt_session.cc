@@ -223,16 +223,20 @@ void MqttSession::teardown() {
   ++generation_;
   connect_timer_->cancel();
   misc_timer_->cancel();
-  if (sock_) {
-    sock_->release();  // libmosquitto owns the fd and closes it
-    sock_.reset();
-  }
+  forget_socket();
   fd_ = -1;
-  read_waiting_ = write_waiting_ = false;
   if (mosq_) {
     mosquitto_destroy(mosq_);
     mosq_ = nullptr;
   }
+}
+
+void MqttSession::forget_socket() {
+  if (sock_) {
+    sock_->release();  // libmosquitto owns the fd and closes it
+    sock_.reset();
+  }
+  read_waiting_ = write_waiting_ = false;
 }
 
 void MqttSession::lose(const std::string& reason, bool retry_now) {
@@ -286,12 +290,8 @@ void MqttSession::watch() {
   if (!mosq_) return;
   int fd = mosquitto_socket(mosq_);
   if (fd != fd_) {
-    if (sock_) {
-      sock_->release();
-      sock_.reset();
-    }
+    forget_socket();
     ++generation_;
-    read_waiting_ = write_waiting_ = false;
     fd_ = fd;
     if (fd >= 0) sock_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd);
   }
@@ -300,28 +300,21 @@ void MqttSession::watch() {
     return;
   }
   using sd = boost::asio::posix::stream_descriptor;
-  if (!read_waiting_) {
-    read_waiting_ = true;
-    sock_->async_wait(sd::wait_read, [this, alive = alive_, gen = generation_](const boost::system::error_code& ec) {
+  // Once the socket is ready: libmosquitto's read or write step, then after_loop.
+  auto wait = [this](sd::wait_type type, bool& waiting, int (*loop)(mosquitto*, int), const char* what) {
+    waiting = true;
+    sock_->async_wait(type, [this, alive = alive_, gen = generation_, &waiting, loop,
+                             what](const boost::system::error_code& ec) {
       if (!*alive || gen != generation_) return;
-      read_waiting_ = false;
+      waiting = false;
       if (ec || !mosq_) return;
       in_callback_ = true;
-      int rc = mosquitto_loop_read(mosq_, 64);
-      after_loop(rc, "read: ");
+      after_loop(loop(mosq_, 64), what);
     });
-  }
-  if (!write_waiting_ && mosquitto_want_write(mosq_)) {
-    write_waiting_ = true;
-    sock_->async_wait(sd::wait_write, [this, alive = alive_, gen = generation_](const boost::system::error_code& ec) {
-      if (!*alive || gen != generation_) return;
-      write_waiting_ = false;
-      if (ec || !mosq_) return;
-      in_callback_ = true;
-      int rc = mosquitto_loop_write(mosq_, 64);
-      after_loop(rc, "write: ");
-    });
-  }
+  };
+  if (!read_waiting_) wait(sd::wait_read, read_waiting_, mosquitto_loop_read, "read: ");
+  if (!write_waiting_ && mosquitto_want_write(mosq_))
+    wait(sd::wait_write, write_waiting_, mosquitto_loop_write, "write: ");
 }
 
 void MqttSession::misc() {

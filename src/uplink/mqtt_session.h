@@ -107,6 +107,8 @@ class MqttSession final : public Transport {
   // Ends the connection (if any) and, unless stopped/holding, schedules the next attempt.
   void lose(const std::string& reason, bool retry_now = false);
   void teardown();
+  // Stops watching the socket (the fd stays libmosquitto's).
+  void forget_socket();
   void watch();
   void after_loop(int rc, const char* what);
   void misc();

@@ -3,19 +3,15 @@
 // the carrying link, and a change of link reconnects at once with the new
 // mark. Against a mosquitto on 127.0.0.1 (random port); marks on loopback
 // traffic change nothing in routing here, the test reads them back.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <fstream>
-#include <thread>
 
+#include "uplink/broker_test_support.h"
 #include "uplink/mqtt_session.h"
 #include "uplink/test_support.h"
 
@@ -24,17 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
+using testing::free_port;
 
 uint32_t mark_of(int fd) {
   uint32_t mark = 0;
@@ -58,21 +44,7 @@ TEST(MqttSteering, SocketCarriesTheLinkMarkAndALinkChangeReconnectsAtOnce) {
   testing::ScratchDir dir;
   int port = free_port();
   std::ofstream(dir.sub("m.conf")) << "listener " << port << " 127.0.0.1\nallow_anonymous true\n";
-  pid_t broker = fork();
-  if (broker == 0) {
-    int fd = ::open(dir.sub("m.log").c_str(), O_WRONLY | O_CREAT, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl("/usr/sbin/mosquitto", "/usr/sbin/mosquitto", "-c", dir.sub("m.conf").c_str(), nullptr);
-    _exit(127);
-  }
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  } reap{broker};
+  testing::Child broker({testing::kMosquitto, "-c", dir.sub("m.conf")}, dir.sub("m.log"));
 
   boost::asio::io_context io;
   AsioTimeSource time(io);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "common/units.h"
 
 namespace uplink {
@@ -16,6 +17,12 @@ std::string_view to_string(SyncMode m) {
   return "?";
 }
 
+std::optional<SyncMode> parse_sync_mode(std::string_view text) {
+  for (auto m : {SyncMode::batch, SyncMode::always, SyncMode::never})
+    if (to_string(m) == text) return m;
+  return std::nullopt;
+}
+
 std::string_view to_string(DropCause c) {
   switch (c) {
     case DropCause::full: return "full";
@@ -24,6 +31,11 @@ std::string_view to_string(DropCause c) {
     case DropCause::rejected: return "rejected";
   }
   return "?";
+}
+
+Error too_large_error(uint64_t size, uint64_t max_message) {
+  return make_error("message of " + std::to_string(size) + " bytes refused: over max_message (" +
+                    std::to_string(max_message) + " bytes)");
 }
 
 namespace {
@@ -116,6 +128,7 @@ void DurableQueue::on_open(Result<std::unique_ptr<Store>> store, const OpenRepor
     for (auto& [m, done] : waiting_)
       if (done) done(make_error("uplink queue unavailable: " + state_error_));
     waiting_.clear();
+    pending_bytes_ = 0;
     return;
   }
   codes_ = std::move(codes);
@@ -132,6 +145,8 @@ void DurableQueue::on_open(Result<std::unique_ptr<Store>> store, const OpenRepor
               next_id_, to_string(opts_.sync));
   auto waiting = std::move(waiting_);
   waiting_.clear();
+  // push() counted the waiting messages in pending_bytes_; enqueue_ready counts them again.
+  pending_bytes_ = 0;
   for (auto& [m, done] : waiting) enqueue_ready(std::move(m), std::move(done));
   sweep_timer_->arm(opts_.sweep_interval, [this] { sweep(); });
   if (on_ready) on_ready();
@@ -207,15 +222,13 @@ uint64_t DurableQueue::push(Message m, Done done) {
   uint64_t size = m.payload.size() + m.topic.size();
   if (size > opts_.max_message || size + kRowOverhead > opts_.max_size) {
     ++drops_[DropCause::too_large];
-    if (done)
-      done(make_error("message of " + std::to_string(size) + " bytes refused: over max_message (" +
-                      std::to_string(opts_.max_message) + " bytes)"));
+    if (done) done(too_large_error(size, opts_.max_message));
     return 0;
   }
   if (!has_class(m.cls)) {
-    std::string names;
-    for (const auto& c : opts_.classes) names += (names.empty() ? "" : ", ") + c.name;
-    if (done) done(make_error("unknown class '" + m.cls + "' (classes: " + names + ")"));
+    std::vector<std::string> names;
+    for (const auto& c : opts_.classes) names.push_back(c.name);
+    if (done) done(make_error("unknown class '" + m.cls + "' (classes: " + join(names, "", ", ") + ")"));
     return 0;
   }
   if (stopped_) {
@@ -247,13 +260,11 @@ uint64_t DurableQueue::enqueue_ready(Message m, Done done) {
   if (m.ttl) s.expires_ms = s.ts_ms + std::chrono::duration_cast<std::chrono::milliseconds>(*m.ttl).count();
   s.topic = std::move(m.topic);
   s.payload = std::move(m.payload);
+  pending_bytes_ += s.payload.size() + s.topic.size();
   if (opts_.sync == SyncMode::never) {
-    pending_bytes_ += s.payload.size() + s.topic.size();
     ++accepted_;
     if (done) done(s.id);
     done = nullptr;
-  } else {
-    pending_bytes_ += s.payload.size() + s.topic.size();
   }
   uint64_t id = s.id;
   batch_.inserts.push_back(std::move(s));
@@ -510,16 +521,13 @@ uint64_t DurableQueue::bytes() const {
   return n;
 }
 
-double DurableQueue::rate_in() const {
+double DurableQueue::rate(uint64_t Sample::*counter) const {
   if (samples_.size() < 2) return 0;
   double secs = std::chrono::duration<double>(samples_.back().at - samples_.front().at).count();
-  return secs > 0 ? double(samples_.back().in - samples_.front().in) / secs : 0;
+  return secs > 0 ? double(samples_.back().*counter - samples_.front().*counter) / secs : 0;
 }
 
-double DurableQueue::rate_out() const {
-  if (samples_.size() < 2) return 0;
-  double secs = std::chrono::duration<double>(samples_.back().at - samples_.front().at).count();
-  return secs > 0 ? double(samples_.back().out - samples_.front().out) / secs : 0;
-}
+double DurableQueue::rate_in() const { return rate(&Sample::in); }
+double DurableQueue::rate_out() const { return rate(&Sample::out); }
 
 }  // namespace uplink

@@ -39,7 +39,10 @@ enum class SyncMode { batch, always, never };
 enum class DropCause { full, ttl, too_large, rejected };
 inline constexpr DropCause kDropCauses[] = {DropCause::full, DropCause::ttl, DropCause::too_large, DropCause::rejected};
 std::string_view to_string(SyncMode m);
+std::optional<SyncMode> parse_sync_mode(std::string_view text);  // "batch" | "always" | "never"
 std::string_view to_string(DropCause c);
+// The refusal of a message whose payload + topic (`size`) is over max_message.
+Error too_large_error(uint64_t size, uint64_t max_message);
 
 struct QueueClass {
   std::string name;
@@ -134,6 +137,10 @@ class DurableQueue {
  private:
   struct Shared;  // what jobs on the worker touch
   struct Job;
+  struct Sample {  // for the rates: the counters once per sweep
+    TimePoint at;
+    uint64_t in, out;
+  };
   void on_open(Result<std::unique_ptr<Store>> store, const OpenReport& report, std::map<std::string, int> codes,
                std::map<int, ClassStats> stats, uint64_t next_id);
   uint64_t enqueue_ready(Message m, Done done);
@@ -143,6 +150,7 @@ class DurableQueue {
   void sweep();
   void raise_alarm(const std::string& text);
   std::vector<int> priority() const;
+  double rate(uint64_t Sample::*counter) const;
 
   TimeSource& time_;
   Executor& worker_;
@@ -170,10 +178,6 @@ class DurableQueue {
 
   std::map<DropCause, uint64_t> drops_;
   uint64_t accepted_ = 0, delivered_ = 0, commits_ = 0;
-  struct Sample {
-    TimePoint at;
-    uint64_t in, out;
-  };
   std::deque<Sample> samples_;
   std::string alarm_;
   bool disk_full_ = false;

@@ -26,6 +26,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/percentile.h"
 #include "common/worker.h"
 #include "uplink/queue.h"
 
@@ -50,10 +51,7 @@ long rss_kib() {
   return -1;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
 
 QueueOptions options(const Args& a, SyncMode sync) {
   QueueOptions o;
@@ -64,11 +62,7 @@ QueueOptions options(const Args& a, SyncMode sync) {
   return o;
 }
 
-SyncMode parse_sync(const std::string& s) {
-  if (s == "always") return SyncMode::always;
-  if (s == "never") return SyncMode::never;
-  return SyncMode::batch;
-}
+SyncMode parse_sync(const std::string& s) { return parse_sync_mode(s).value_or(SyncMode::batch); }
 
 // Pushes `count` messages, keeping at most `window` unacknowledged; returns seconds.
 double ingest_once(const Args& a, SyncMode sync) {

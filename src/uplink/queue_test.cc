@@ -271,5 +271,22 @@ TEST_F(QueueTest, PushesWhileOpeningWaitForTheStore) {
   EXPECT_EQ(id, 1u);
 }
 
+TEST_F(QueueTest, PushesWhileOpeningAreCountedOnceAgainstMaxPendingBytes) {
+  auto o = options();
+  o.max_pending_bytes = 1000;
+  auto q = std::make_unique<DurableQueue>(time, worker, results, o);
+  q->start();
+  q->push(msg("alarm", 600), nullptr);  // waits for the store
+  settle();
+  time.advance(10ms);
+  settle();
+  EXPECT_EQ(q->depth(), 1u);  // committed: nothing is pending any more
+  bool accepted = false;
+  q->push(msg("alarm", 600), [&](Result<uint64_t> r) { accepted = r.ok(); });
+  time.advance(10ms);
+  settle();
+  EXPECT_TRUE(accepted);
+}
+
 }  // namespace
 }  // namespace uplink

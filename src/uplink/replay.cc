@@ -94,7 +94,7 @@ void Dispatcher::puback(int token, PubackResult result) {
     case PubackResult::retry:
       // The broker asked us to slow down: back to the backlog.
       ++resent_;
-      requeue(f.id, f.cls);
+      requeue(f.id, queue_.class_name(f.cls));
       break;
   }
   pump();
@@ -123,7 +123,7 @@ bool Dispatcher::send(StoredMessage& m, bool live) {
     log()->debug("uplink: publish of message {} failed: {}", m.id, token.error().message);
     return false;
   }
-  inflight_[*token] = Flight{m.id, queue_.class_name(m.cls), live};
+  inflight_[*token] = Flight{m.id, m.cls, live};
   inflight_ids_.insert(m.id);
   if (live) ++sent_live_;
   else {
@@ -162,19 +162,24 @@ void Dispatcher::fetch(const std::string& cls) {
 }
 
 bool Dispatcher::next_backlog(StoredMessage& out) {
-  bool found = false;
   for (const auto& c : queue_.options().classes) {
     auto& b = backlog_[c.name];
     while (!b.buf.empty() && claimed(b.buf.front().id)) b.buf.pop_front();
     if (!b.fetching && !b.exhausted && b.buf.size() < opts_.fetch / 2) fetch(c.name);
-    if (!found && !b.buf.empty()) {
+    if (!b.buf.empty()) {
       out = std::move(b.buf.front());
       b.buf.pop_front();
-      found = true;
+      return true;
     }
-    if (found) break;
   }
-  return found;
+  return false;
+}
+
+bool Dispatcher::drop_if_expired(const StoredMessage& m) {
+  if (!expired(m)) return false;
+  acked_.insert(m.id);
+  queue_.drop(m.id, DropCause::ttl);
+  return true;
 }
 
 void Dispatcher::pump() {
@@ -185,11 +190,7 @@ void Dispatcher::pump() {
       StoredMessage m = std::move(live_.front());
       live_.pop_front();
       live_ids_.erase(m.id);
-      if (expired(m)) {
-        acked_.insert(m.id);
-        queue_.drop(m.id, DropCause::ttl);
-        continue;
-      }
+      if (drop_if_expired(m)) continue;
       if (!send(m, true)) {
         requeue(m);  // not sent (the connection is going): it waits in the store
         break;
@@ -208,11 +209,7 @@ void Dispatcher::pump() {
     }
     StoredMessage m;
     if (!next_backlog(m)) break;
-    if (expired(m)) {
-      acked_.insert(m.id);
-      queue_.drop(m.id, DropCause::ttl);
-      continue;
-    }
+    if (drop_if_expired(m)) continue;
     tokens_ -= 1.0;
     if (!send(m, false)) {
       requeue(m);

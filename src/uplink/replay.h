@@ -88,7 +88,7 @@ class Dispatcher {
   };
   struct Flight {
     uint64_t id;
-    std::string cls;
+    int cls;  // class code (DurableQueue::class_name)
     bool live;
   };
   void reset();
@@ -100,6 +100,8 @@ class Dispatcher {
     return live_ids_.count(id) || inflight_ids_.count(id) || acked_.count(id);
   }
   bool expired(const StoredMessage& m) const;
+  // Expired: dropped (counted `ttl`) instead of sent.
+  bool drop_if_expired(const StoredMessage& m);
   void refill();
   void requeue(uint64_t id, const std::string& cls);
   void requeue(const StoredMessage& m) { requeue(m.id, queue_.class_name(m.cls)); }

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 struct Store::Stmts {
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* del = nullptr;
-  sqlite3_stmt* oldest_ids = nullptr;  // (cls, limit) -> id, size, ts
+  sqlite3_stmt* oldest_ids = nullptr;  // (cls, limit) -> id, size
   sqlite3_stmt* read = nullptr;
   sqlite3_stmt* oldest_ts = nullptr;
   sqlite3_stmt* expire_own = nullptr;
@@ -140,7 +140,6 @@ Result<std::unique_ptr<Store>> Store::replace(std::unique_ptr<Store> old, const 
 }
 
 Result<void> Store::init(const StoreOptions& options) {
-  dir_ = options.dir;
   path_ = (fs::path(options.dir) / "queue.db").string();
   max_size_ = options.max_size;
   int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -221,7 +220,7 @@ Result<void> Store::init(const StoreOptions& options) {
   st_ = std::make_unique<Stmts>();
   st_->insert = prepare("INSERT INTO msg(id, cls, ts, expires, size, topic, payload) VALUES(?,?,?,?,?,?,?)");
   st_->del = prepare("DELETE FROM msg WHERE id=? RETURNING cls, size");
-  st_->oldest_ids = prepare("SELECT id, size, ts FROM msg WHERE cls=? ORDER BY id LIMIT ?");
+  st_->oldest_ids = prepare("SELECT id, size FROM msg WHERE cls=? ORDER BY id LIMIT ?");
   st_->read = prepare("SELECT id, ts, expires, topic, payload FROM msg WHERE cls=? AND id>? ORDER BY id LIMIT ?");
   st_->oldest_ts = prepare("SELECT ts FROM msg WHERE cls=? ORDER BY id LIMIT 1");
   st_->expire_own = prepare("SELECT id FROM msg WHERE expires > 0 AND expires <= ? LIMIT 4096");
@@ -293,7 +292,6 @@ Store::CommitResult Store::commit(const Batch& batch, const std::vector<int>& pr
     next_id_ = next_before;
     out.evicted.clear();
     out.deleted.clear();
-    out.dropped = 0;
     return out;
   };
   int rc = sqlite3_step(st_->begin);
@@ -335,14 +333,11 @@ Store::CommitResult Store::commit(const Batch& batch, const std::vector<int>& pr
     }
     return step == SQLITE_DONE ? 0 : step;
   };
-  for (uint64_t id : batch.deletes) {
-    int n = remove(id);
-    if (n != 0 && n != 1) return failed(n);
-  }
-  for (uint64_t id : batch.drops) {
-    int n = remove(id);
-    if (n != 0 && n != 1) return failed(n);
-    out.dropped += uint64_t(n);
+  for (const auto* ids : {&batch.deletes, &batch.drops}) {
+    for (uint64_t id : *ids) {
+      int n = remove(id);
+      if (n != 0 && n != 1) return failed(n);
+    }
   }
   // Full: the least important class with messages loses its oldest first.
   uint64_t total = total_bytes();
@@ -398,12 +393,10 @@ Store::CommitResult Store::commit(const Batch& batch, const std::vector<int>& pr
       continue;
     }
     auto b = before.find(cls);
-    if (b != before.end() && b->second.count > 0 && s.count >= b->second.count && !out.evicted.size() &&
+    if (b != before.end() && b->second.count > 0 && s.count >= b->second.count && out.evicted.empty() &&
         batch.deletes.empty() && batch.drops.empty())
       continue;
-    Reset r{st_->oldest_ts};
-    sqlite3_bind_int(st_->oldest_ts, 1, cls);
-    if (sqlite3_step(st_->oldest_ts) == SQLITE_ROW) s.oldest_ts_ms = sqlite3_column_int64(st_->oldest_ts, 0);
+    probe_oldest(cls, s);
   }
   return out;
 }
@@ -470,13 +463,16 @@ Store::ExpireResult Store::expire(const std::map<int, int64_t>& ttl_ms, int64_t 
   return out;
 }
 
+void Store::probe_oldest(int cls, ClassStats& s) {
+  Reset r{st_->oldest_ts};
+  sqlite3_bind_int(st_->oldest_ts, 1, cls);
+  if (sqlite3_step(st_->oldest_ts) == SQLITE_ROW) s.oldest_ts_ms = sqlite3_column_int64(st_->oldest_ts, 0);
+}
+
 void Store::refresh_oldest() {
   for (auto& [cls, s] : stats_) {
     s.oldest_ts_ms = 0;
-    if (s.count == 0) continue;
-    Reset r{st_->oldest_ts};
-    sqlite3_bind_int(st_->oldest_ts, 1, cls);
-    if (sqlite3_step(st_->oldest_ts) == SQLITE_ROW) s.oldest_ts_ms = sqlite3_column_int64(st_->oldest_ts, 0);
+    if (s.count > 0) probe_oldest(cls, s);
   }
 }
 

@@ -102,7 +102,6 @@ class Store {
     std::string message;                 // when error != none
     std::vector<uint64_t> evicted;       // dropped because full (may include ids of `inserts`)
     std::vector<uint64_t> deleted;       // ids of deletes + drops that were present
-    uint64_t dropped = 0;                // of `drops`, present and removed
   };
   // One transaction: inserts, deletes, then evictions down to max_size, the
   // least important class first (`priority`: class codes, most important
@@ -122,10 +121,11 @@ class Store {
   // classes not listed never expire by age) or past their own expiry.
   ExpireResult expire(const std::map<int, int64_t>& ttl_ms, int64_t now_ms);
 
+ private:
   // Refreshes oldest_ts_ms of every class (cheap: one index probe each).
   void refresh_oldest();
-
- private:
+  // oldest_ts_ms of class `cls` from its first row (one index probe).
+  void probe_oldest(int cls, ClassStats& s);
   Store() = default;
   Result<void> init(const StoreOptions& options);
   void close();
@@ -135,7 +135,7 @@ class Store {
   StoreError classify(int rc) const;
   std::string errmsg() const;
 
-  std::string dir_, path_;
+  std::string path_;
   uint64_t max_size_ = 0;
   sqlite3* db_ = nullptr;
   std::map<std::string, int> codes_;

@@ -33,91 +33,18 @@
 #include <thread>
 #include <vector>
 
+#include "uplink/broker_test_support.h"
 #include "uplink/test_support.h"
 
 namespace uplink {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
-// Polls `cond` every 20 ms until it holds or `limit` passes.
-template <class F>
-bool wait_for(F cond, std::chrono::milliseconds limit) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-bool port_open(int port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(uint16_t(port));
-  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(s);
-  return ok;
-}
-
-// A child process we started; killed (SIGKILL) and reaped when it goes out of scope.
-class Child {
- public:
-  Child() = default;
-  Child(std::vector<std::string> argv, const std::string& log) { start(std::move(argv), log); }
-  ~Child() { kill(SIGKILL); }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  void start(std::vector<std::string> argv, const std::string& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-  }
-  // Signals and reaps (bounded: 10 s, then SIGKILL).
-  void kill(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    for (int i = 0; i < 500; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
-
- private:
-  pid_t pid_ = -1;
-};
+using testing::Child;
+using testing::free_port;
+using testing::port_open;
+using testing::wait_for;
 
 // An MQTT 5 subscriber with a persistent session (it keeps its queue at the
 // broker across broker restarts); records each message's payload and id.
@@ -247,7 +174,7 @@ class UplinkBrokerTest : public ::testing::Test {
         << "keepalive = \"5s\"\n[uplink.queue]\npath = \"" << dir.sub("q") << "\"\nreplay_rate = 300\n";
   }
   void start_broker() {
-    broker.start({"/usr/sbin/mosquitto", "-c", dir.sub("mosquitto.conf")}, dir.sub("mosquitto.log"));
+    broker.start({testing::kMosquitto, "-c", dir.sub("mosquitto.conf")}, dir.sub("mosquitto.log"));
     ASSERT_TRUE(wait_for([&] { return port_open(port); }, 5s)) << "mosquitto did not start";
   }
   void start_node() {

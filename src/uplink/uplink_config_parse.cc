@@ -3,10 +3,12 @@
 // read through SectionContext::get_secret and never appear in a message.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 
+#include "common/strings.h"
 #include "config/section.h"
 #include "uplink/uplink_config.h"
 
@@ -27,8 +29,8 @@ std::string default_client_id() {
   return std::string("uplinkd-") + host;
 }
 
-const char* kMethods[] = {"status", "reload", "link_enable", "link_disable", "sim_slot", "plugin_restart",
-                          "model_install"};
+const std::vector<std::string> kMethods = {"status",   "reload",         "link_enable",  "link_disable",
+                                           "sim_slot", "plugin_restart", "model_install"};
 
 std::shared_ptr<const SectionValue> parse_uplink(const toml::node& node, SectionContext& ctx) {
   const toml::table* t = ctx.want_table(node, "uplink");
@@ -118,13 +120,11 @@ std::shared_ptr<const SectionValue> parse_uplink(const toml::node& node, Section
   if (u->reconnect_max < u->reconnect_min)
     ctx.error_at_key(*t, "reconnect_max", "uplink.reconnect_max", "must not be shorter than reconnect_min");
   if (auto v = ctx.get_string_array(*t, "rpc_methods", P)) {
-    std::set<std::string> known(std::begin(kMethods), std::end(kMethods));
     bool ok = true;
     for (const auto& m : *v) {
-      if (!known.count(m)) {
+      if (std::find(kMethods.begin(), kMethods.end(), m) == kMethods.end()) {
         ctx.error(*t->get("rpc_methods"), "uplink.rpc_methods",
-                  "unknown method '" + m +
-                      "' (status, reload, link_enable, link_disable, sim_slot, plugin_restart, model_install)");
+                  "unknown method '" + m + "' (" + join(kMethods, "", ", ") + ")");
         ok = false;
       }
     }
@@ -143,9 +143,7 @@ std::shared_ptr<const SectionValue> parse_uplink(const toml::node& node, Section
       else u->max_size = *v;
     }
     if (auto v = ctx.get_string(*q, "sync", Q)) {
-      if (*v == "batch") u->sync = SyncMode::batch;
-      else if (*v == "always") u->sync = SyncMode::always;
-      else if (*v == "never") u->sync = SyncMode::never;
+      if (auto mode = parse_sync_mode(*v)) u->sync = *mode;
       else ctx.error(*q->get("sync"), "uplink.queue.sync", "must be batch | always | never, got '" + *v + "'");
     }
     if (auto v = ctx.get_duration(*q, "commit_interval", Q)) {

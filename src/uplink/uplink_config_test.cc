@@ -6,6 +6,7 @@
 
 #include "config/loader.h"
 #include "config/section.h"
+#include "config/testing/parse_with.h"
 #include "uplink/test_support.h"
 
 namespace uplink {
@@ -13,14 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const SectionRegistry& registry() {
-  static SectionRegistry r = [] {
-    SectionRegistry reg;
-    register_uplink_config(reg);
-    return reg;
-  }();
-  return r;
-}
+const SectionRegistry& registry() { return testing::registry_with<register_uplink_config>(); }
 
 // Lines 1..7.
 const std::string kCore = R"([links.wan1]
@@ -35,12 +29,7 @@ members = [{ link = "wan1" }]
 Config parse(const std::string& uplink) { return parse_config(kCore + uplink, "t.toml", registry()); }
 
 std::string error_of(const std::string& uplink) {
-  try {
-    parse(uplink);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return testing::parse_error(kCore + uplink, "t.toml", registry()).value_or("");
 }
 
 TEST(UplinkConfig, TheArchitectureExampleParses) {

@@ -148,8 +148,8 @@ Result<void> UplinkModule::apply(const Config& next, const ConfigDiff&) {
   std::map<std::string, uint32_t> marks;
   for (const auto& [name, l] : next.links) marks[name] = l.fwmark;
   marks_ = std::move(marks);
-  if (new_session || new_queue) dispatcher_.reset();
-  if (new_session) {
+  if (new_session) {  // also on a new queue: the dispatcher is bound to both
+    dispatcher_.reset();
     if (session_) session_->stop();
     session_.reset();
   }
@@ -175,13 +175,9 @@ Result<void> UplinkModule::apply(const Config& next, const ConfigDiff&) {
   } else {
     dispatcher_->set_options(ro);
   }
-  if (new_session) {
-    // The route first, so the first attempt already leaves by the right link.
-    update_route();
-    session_->start(/*require_route=*/!u->policy.empty());
-  } else {
-    update_route();
-  }
+  // The route first, so that a new session's first attempt already leaves by the right link.
+  update_route();
+  if (new_session) session_->start(/*require_route=*/!u->policy.empty());
   telemetry_timer_->cancel();
   if (u->platform == Platform::thingsboard) {
     telemetry_timer_->arm(u->telemetry_interval, [this] { send_telemetry(); });
@@ -331,18 +327,13 @@ control::Reply UplinkModule::publish_verb(const control::Request& r) {
   std::optional<std::string> data;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    auto value = [&](const char* opt) -> std::optional<std::string> {
-      if (i + 1 >= argv.size()) return std::nullopt;
-      (void)opt;
-      return argv[++i];
-    };
     if (a == "--class" || a == "--topic" || a == "--ttl") {
-      auto v = value(a.c_str());
-      if (!v) return control::Reply::failure("usage: " + a + " needs a value");
-      if (a == "--class") m.cls = *v;
-      else if (a == "--topic") m.topic = *v;
+      if (i + 1 >= argv.size()) return control::Reply::failure("usage: " + a + " needs a value");
+      const std::string& v = argv[++i];
+      if (a == "--class") m.cls = v;
+      else if (a == "--topic") m.topic = v;
       else {
-        auto d = parse_duration(*v);
+        auto d = parse_duration(v);
         if (!d.ok()) return control::Reply::failure("--ttl: " + d.error().message);
         m.ttl = *d;
       }

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   control::VerbRegistry verbs;
   Services services;
   services.provide(io);
-  ModuleContext ctx{time, bus, links, verbs, services, [&config]() -> const Config& { return config; }};
+  ModuleContext ctx{time, bus, links, verbs, services};
   UplinkModule module(ctx);
   auto r = module.apply(config, ConfigDiff{});
   if (!r.ok()) {

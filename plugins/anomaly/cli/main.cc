@@ -321,7 +321,7 @@ int cmd_nab(const Options& o) {
       std::vector<double> raw_total(profs.size(), 0.0);
       int tp = 0, fp = 0, fn = 0;
       for (const auto& r : runs) {
-        Cooldown cd(t, p.cooldown, p.rearm, p.rearm_boost, p.cooldown_frac);
+        Cooldown cd(t, p.cooldown, p.cooldown_frac);
         std::vector<uint8_t> d(r.raw.size());
         for (size_t i = 0; i < r.raw.size(); ++i) {
           bool alarm = false;

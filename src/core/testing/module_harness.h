@@ -21,7 +21,7 @@ namespace uplink::testing {
 class ModuleHarness {
  public:
   explicit ModuleHarness(TimeSource& time)
-      : links(time, bus), ctx{time, bus, links, verbs, services, [this]() -> const Config& { return current; }} {
+      : links(time, bus), ctx{time, bus, links, verbs, services} {
     services.provide<TimeSource>(time);
   }
   ModuleHarness(const ModuleHarness&) = delete;
