@@ -19,6 +19,8 @@ PKGS=(
   iproute2 nftables conntrack iputils-ping procps psmisc ethtool
   wireguard-go wireguard-tools mosquitto mosquitto-clients
   dbus python3-dbus python3-dbusmock modemmanager
+  # netns-tests/tools/fake-mm and its test (libmm-glib through GI; mmcli is in modemmanager)
+  python3-gi gir1.2-modemmanager-1.0
 )
 
 SUDO=""

@@ -63,7 +63,9 @@ class Loader {
   [[noreturn]] void fail(const toml::node& n, const std::string& where, const std::string& msg);
   // Runs `step`; an error inside it ends the step, not the load. False when it failed.
   bool guard(const std::function<void()>& step);
-  static std::string join(const std::string& where, std::string_view key);
+  // Key `key` of `t`, when written, read by `read` under its own guard(): an error
+  // in one key does not hide the others. False when it was written and failed.
+  bool read_key(const toml::table& t, std::string_view key, const std::function<void(const toml::node&)>& read);
   void unknown_key(const toml::key& k, const std::string& where, Section s,
                    const std::vector<std::string_view>& extra = {});
   void check_keys(const toml::table& t, Section s, const std::string& where,
@@ -74,7 +76,9 @@ class Loader {
   void load_sections(const toml::table& root, Config& c);
   void validate_sections(Config& c);
 
-  // ---- typed access (loader_values.cc) ----
+  // ---- typed access (loader_values.cc), over the shared readers of toml_util.h ----
+  template <class T>
+  T value_or_fail(Result<T> r, const toml::node& n, const std::string& where);
   const toml::table& want_table(const toml::node& n, const std::string& where);
   std::string get_string(const toml::node& n, const std::string& where);
   bool get_bool(const toml::node& n, const std::string& where);
@@ -96,7 +100,9 @@ class Loader {
   void load_links(const toml::table& links, Config& c);
   LinkConfig load_link(const std::string& name, const toml::table& t, const std::string& where, const Config& c);
   void load_probe(const toml::table& t, LinkConfig& l, const std::string& where);
-  QualityConfig load_quality(const toml::table& t, const std::string& where);
+  // nullopt when the table holds only the link kind's own keys (extension_keys).
+  std::optional<QualityConfig> load_quality(const toml::table& t, const std::string& where,
+                                            const std::vector<std::string_view>& extension_keys);
 
   // ---- [policies.NAME], [[rules]] (loader_policies.cc) ----
   void load_policies(const toml::table& policies, Config& c);

@@ -41,12 +41,8 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
                              const Config& c) {
   LinkConfig l;
   l.name = name;
-  auto w = [&](std::string_view k) { return join(where, k); };
-  auto key = [&](const char* k, const std::function<void(const toml::node&)>& read) {
-    const toml::node* n = t.get(k);
-    return !n || guard([&] { read(*n); });
-  };
-  bool kind_ok = key("kind", [&](const toml::node& n) {
+  auto w = [&](std::string_view k) { return SectionContext::join(where, k); };
+  bool kind_ok = read_key(t, "kind", [&](const toml::node& n) {
     std::string s = get_string(n, w("kind"));
     auto k = parse_link_kind(s);
     if (!k) fail(n, w("kind"), "unknown kind '" + s + "' (valid: " + valid_names_link_kind() + ")");
@@ -78,8 +74,8 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
   } else {
     report(t.source(), where + ": missing required key 'interface'");
   }
-  key("gateway", [&](const toml::node& n) { l.gateway = get_address(n, w("gateway")); });
-  key("gateway6", [&](const toml::node& n) {
+  read_key(t, "gateway", [&](const toml::node& n) { l.gateway = get_address(n, w("gateway")); });
+  read_key(t, "gateway6", [&](const toml::node& n) {
     IpAddress a = get_address(n, w("gateway6"));
     if (!a.is_v6()) fail(n, w("gateway6"), "'" + a.to_string() + "' is not an IPv6 address (IPv4: use 'gateway')");
     if (l.gateway && l.gateway->is_v6()) {
@@ -87,9 +83,9 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
     }
     l.gateway6 = a;
   });
-  key("metered", [&](const toml::node& n) { l.metered = get_bool(n, w("metered")); });
-  key("enabled", [&](const toml::node& n) { l.enabled = get_bool(n, w("enabled")); });
-  key("table", [&](const toml::node& n) {
+  read_key(t, "metered", [&](const toml::node& n) { l.metered = get_bool(n, w("metered")); });
+  read_key(t, "enabled", [&](const toml::node& n) { l.enabled = get_bool(n, w("enabled")); });
+  read_key(t, "table", [&](const toml::node& n) {
     auto table = static_cast<uint32_t>(get_int(n, w("table"), 0, 0xffffffffLL));
     if (table >= 253 && table <= 255) {
       fail(n, w("table"),
@@ -97,7 +93,7 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
     }
     l.table = table;
   });
-  key("fwmark", [&](const toml::node& n) {
+  read_key(t, "fwmark", [&](const toml::node& n) {
     l.fwmark = static_cast<uint32_t>(get_int(n, w("fwmark"), 0, 0xffffffffLL));
   });
 
@@ -110,20 +106,20 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
   }
   if (cellular) {
     l.modem = "any";
-    key("modem", [&](const toml::node& n) {
+    read_key(t, "modem", [&](const toml::node& n) {
       auto m = check_modem_selector(get_string(n, w("modem")));
       if (!m) fail(n, w("modem"), m.error().message);
       l.modem = *m;
     });
-    key("apn", [&](const toml::node& n) {
+    read_key(t, "apn", [&](const toml::node& n) {
       std::string apn = get_string(n, w("apn"));
       if (apn.size() > 100) fail(n, w("apn"), "an APN is at most 100 characters");
       l.apn = apn;
     });
-    key("sim_slot", [&](const toml::node& n) {
+    read_key(t, "sim_slot", [&](const toml::node& n) {
       l.sim_slot = static_cast<int>(get_int(n, w("sim_slot"), 0, kMaxSimSlot));
     });
-    key("private_routes", [&](const toml::node& n) {
+    read_key(t, "private_routes", [&](const toml::node& n) {
       const auto& a = want_array(n, w("private_routes"), false);
       for (size_t i = 0; i < a.size(); ++i) {
         guard([&] {
@@ -138,7 +134,11 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
   } else {
     report(t.source(), where + ": missing [" + where + ".probe] with targets (every link needs probe targets)");
   }
-  key("quality", [&](const toml::node& n) { l.quality = load_quality(want_table(n, w("quality")), w("quality")); });
+  read_key(t, "quality", [&](const toml::node& n) {
+    std::vector<std::string_view> ext_quality;
+    if (ext) ext_quality.assign(ext->quality_keys.begin(), ext->quality_keys.end());
+    l.quality = load_quality(want_table(n, w("quality")), w("quality"), ext_quality);
+  });
 
   if (ext) {
     SectionContext ctx(diag_, c);
@@ -149,13 +149,9 @@ LinkConfig Loader::load_link(const std::string& name, const toml::table& t, cons
 
 void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& where) {
   check_keys(t, Section::probe, where);
-  auto w = [&](std::string_view k) { return join(where, k); };
-  auto key = [&](const char* k, const std::function<void(const toml::node&)>& read) {
-    const toml::node* n = t.get(k);
-    return !n || guard([&] { read(*n); });
-  };
+  auto w = [&](std::string_view k) { return SectionContext::join(where, k); };
   ProbeConfig& p = l.probe;
-  bool method_ok = key("method", [&](const toml::node& n) {
+  bool method_ok = read_key(t, "method", [&](const toml::node& n) {
     std::string s = get_string(n, w("method"));
     auto m = parse_probe_method(s);
     if (!m) fail(n, w("method"), "unknown method '" + s + "' (valid: " + valid_names_probe_method() + ")");
@@ -189,7 +185,7 @@ void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& 
   } else {
     report(t.source(), where + ": missing required key 'targets' (every link needs probe targets)");
   }
-  key("reliability", [&](const toml::node& n) {
+  read_key(t, "reliability", [&](const toml::node& n) {
     int r = static_cast<int>(get_int(n, w("reliability"), 1, 1000));
     if (target_count > 0 && static_cast<size_t>(r) > target_count) {
       fail(n, w("reliability"),
@@ -198,9 +194,9 @@ void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& 
     p.reliability = r;
   });
   p.interval = 1s;  // metered links stay cheap by probing one target per steady round, not by a longer interval
-  bool interval_ok = key("interval", [&](const toml::node& n) { p.interval = get_duration(n, w("interval")); });
+  bool interval_ok = read_key(t, "interval", [&](const toml::node& n) { p.interval = get_duration(n, w("interval")); });
   p.fast_interval = std::min<Duration>(100ms, p.interval);
-  key("fast_interval", [&](const toml::node& n) {
+  read_key(t, "fast_interval", [&](const toml::node& n) {
     Duration fast = get_duration(n, w("fast_interval"));
     if (interval_ok && fast > p.interval) {
       fail(n, w("fast_interval"),
@@ -208,16 +204,16 @@ void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& 
     }
     p.fast_interval = fast;
   });
-  key("timeout", [&](const toml::node& n) {
+  read_key(t, "timeout", [&](const toml::node& n) {
     if (n.is_string() && n.as_string()->get() == "auto") {
       p.timeout.reset();
     } else {
       p.timeout = get_duration(n, w("timeout"));
     }
   });
-  key("down_after", [&](const toml::node& n) { p.down_after = static_cast<int>(get_int(n, w("down_after"), 1, 1000)); });
-  key("up_after", [&](const toml::node& n) { p.up_after = static_cast<int>(get_int(n, w("up_after"), 1, 1000)); });
-  key("http_path", [&](const toml::node& n) {
+  read_key(t, "down_after", [&](const toml::node& n) { p.down_after = static_cast<int>(get_int(n, w("down_after"), 1, 1000)); });
+  read_key(t, "up_after", [&](const toml::node& n) { p.up_after = static_cast<int>(get_int(n, w("up_after"), 1, 1000)); });
+  read_key(t, "http_path", [&](const toml::node& n) {
     if (method_ok && p.method != ProbeMethod::http) fail(n, w("http_path"), "only used with method = \"http\"");
     std::string path = get_string(n, w("http_path"));
     if (path.empty() || path.front() != '/' ||
@@ -226,7 +222,7 @@ void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& 
     }
     p.http_path = path;
   });
-  key("dns_name", [&](const toml::node& n) {
+  read_key(t, "dns_name", [&](const toml::node& n) {
     if (method_ok && p.method != ProbeMethod::dns) fail(n, w("dns_name"), "only used with method = \"dns\"");
     std::string name = get_string(n, w("dns_name"));
     if (name.empty() || name.size() > 253 ||
@@ -235,7 +231,7 @@ void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& 
     }
     p.dns_name = name;
   });
-  key("source", [&](const toml::node& n) {
+  read_key(t, "source", [&](const toml::node& n) {
     IpAddress a = get_address(n, w("source"));
     // Probes go out from this address: targets of the other family could never be reached from it.
     for (const auto& target : p.targets) {
@@ -248,28 +244,30 @@ void Loader::load_probe(const toml::table& t, LinkConfig& l, const std::string& 
   });
 }
 
-QualityConfig Loader::load_quality(const toml::table& t, const std::string& where) {
-  check_keys(t, Section::quality, where);
-  auto w = [&](std::string_view k) { return join(where, k); };
-  auto key = [&](const char* k, const std::function<void(const toml::node&)>& read) {
-    const toml::node* n = t.get(k);
-    return !n || guard([&] { read(*n); });
-  };
+std::optional<QualityConfig> Loader::load_quality(const toml::table& t, const std::string& where,
+                                   const std::vector<std::string_view>& extension_keys) {
+  check_keys(t, Section::quality, where, extension_keys);
+  auto w = [&](std::string_view k) { return SectionContext::join(where, k); };
   QualityConfig q;
-  key("max_latency", [&](const toml::node& n) { q.max_latency = get_duration(n, w("max_latency")); });
-  key("max_loss", [&](const toml::node& n) {
+  read_key(t, "max_latency", [&](const toml::node& n) { q.max_latency = get_duration(n, w("max_latency")); });
+  read_key(t, "max_loss", [&](const toml::node& n) {
     double v = get_number(n, w("max_loss"));
     if (v < 0 || v > 100) fail(n, w("max_loss"), "a percentage must be within 0..100");
     q.max_loss = v;
   });
-  key("max_jitter", [&](const toml::node& n) { q.max_jitter = get_duration(n, w("max_jitter")); });
-  key("recover_ratio", [&](const toml::node& n) {
+  read_key(t, "max_jitter", [&](const toml::node& n) { q.max_jitter = get_duration(n, w("max_jitter")); });
+  read_key(t, "recover_ratio", [&](const toml::node& n) {
     double v = get_number(n, w("recover_ratio"));
     if (!(v > 0 && v <= 1)) fail(n, w("recover_ratio"), "must be within (0, 1]");
     q.recover_ratio = v;
   });
   if (!t.contains("max_latency") && !t.contains("max_loss") && !t.contains("max_jitter")) {
-    report(t.source(), where + ": set at least one of max_latency, max_loss, max_jitter");
+    // Radio thresholds alone (the kind's extension reads them) are a quality section too.
+    for (std::string_view k : extension_keys)
+      if (t.contains(k)) return std::nullopt;
+    std::string keys = "max_latency, max_loss, max_jitter";
+    for (std::string_view k : extension_keys) keys += ", " + std::string(k);
+    report(t.source(), where + ": set at least one of " + keys);
   }
   return q;
 }

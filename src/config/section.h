@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/result.h"
 #include "config/config.h"
 #include "config/section_value.h"
 #include "config/toml.h"
@@ -71,7 +72,6 @@ class SectionContext {
  public:
   SectionContext(Diagnostics& diagnostics, const Config& core);
 
-  const std::string& file() const;
   // The core configuration parsed so far ([daemon], links, policies, rules) for cross-checks.
   // While link extensions parse: the links before this one.
   const Config& core() const { return core_; }
@@ -130,6 +130,9 @@ class SectionContext {
 
  private:
   const toml::node* find(const toml::table& t, std::string_view key, const std::string& path, bool required);
+  // A shared reader's result (toml_util.h): the value, or the message reported at `n`.
+  template <class T>
+  std::optional<T> checked(Result<T> r, const toml::node& n, const std::string& key_path);
   Diagnostics& diag_;
   const Config& core_;
 };
@@ -154,6 +157,9 @@ struct SectionSpec {
 struct LinkExtensionSpec {
   std::string kind{};               // a LinkKind name: "cellular", "wireguard", ...
   std::vector<std::string> keys{};  // the keys it owns inside [links.NAME]
+  // Keys it adds inside [links.NAME.quality] (cellular: min_signal, min_rsrp,
+  // min_sinr); its `parse` reads them from the link table's "quality" table.
+  std::vector<std::string> quality_keys{};
   // link_path is "links.NAME". Returns the value (LinkConfig::extension) or nullptr.
   std::function<std::shared_ptr<const SectionValue>(const toml::table& link_table, const std::string& link_path,
                                                     SectionContext& ctx)>
@@ -179,7 +185,6 @@ class SectionRegistry {
   const LinkExtensionSpec* link_extension_owning(std::string_view key) const;
   // In registration order.
   const std::vector<SectionSpec>& sections() const { return sections_; }
-  const std::vector<LinkExtensionSpec>& link_extensions() const { return links_; }
 
   static SectionRegistry& global();
 

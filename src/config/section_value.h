@@ -24,6 +24,9 @@ class SectionValue {
   // (sub-tables as dotted keys, "sim.slots = [1, 2]", or inline tables).
   // Secrets are written as "***" when mask_secrets.
   virtual std::string to_toml(bool mask_secrets) const = 0;
+  // A link extension's keys inside [links.NAME.quality] (LinkExtensionSpec::
+  // quality_keys), "key = value" lines; the writer puts them under that header.
+  virtual std::string quality_toml() const { return {}; }
 };
 
 // Null-safe comparison by equals(): both absent, or both present and equal.

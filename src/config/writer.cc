@@ -14,12 +14,6 @@ std::string hex(uint32_t v) {
   return buf;
 }
 
-std::string quoted_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_quote(items[i]);
-  return out + "]";
-}
-
 std::string target_text(const ProbeTarget& t, ProbeMethod m) {
   if (!t.original.empty()) return t.original;
   std::string a = t.address.to_string();
@@ -97,7 +91,7 @@ std::string to_toml(const Config& c, bool mask_secrets) {
       w.line("sim_slot", std::to_string(l.sim_slot));
       std::vector<std::string> routes;
       for (const auto& p : l.private_routes) routes.push_back(p.to_string());
-      if (!routes.empty()) w.line("private_routes", quoted_list(routes));
+      if (!routes.empty()) w.line("private_routes", toml_string_array(routes));
     }
     if (l.extension) w.lines(l.extension->to_toml(mask_secrets));
     const ProbeConfig& p = l.probe;
@@ -105,7 +99,7 @@ std::string to_toml(const Config& c, bool mask_secrets) {
     w.line("method", toml_quote(to_string(p.method)));
     std::vector<std::string> targets;
     for (const auto& t : p.targets) targets.push_back(target_text(t, p.method));
-    w.line("targets", quoted_list(targets));
+    w.line("targets", toml_string_array(targets));
     w.line("reliability", std::to_string(p.reliability));
     w.line("interval", toml_quote(format_duration(p.interval)));
     w.line("fast_interval", toml_quote(format_duration(p.fast_interval)));
@@ -115,14 +109,16 @@ std::string to_toml(const Config& c, bool mask_secrets) {
     if (p.method == ProbeMethod::http) w.line("http_path", toml_quote(p.http_path));
     if (p.method == ProbeMethod::dns) w.line("dns_name", toml_quote(p.dns_name));
     if (p.source) w.line("source", toml_quote(p.source->to_string()));
+    const std::string ext_quality = l.extension ? l.extension->quality_toml() : std::string();
+    if (l.quality || !ext_quality.empty()) w.header("[" + h + ".quality]");
     if (l.quality) {
       const QualityConfig& q = *l.quality;
-      w.header("[" + h + ".quality]");
       if (q.max_latency) w.line("max_latency", toml_quote(format_duration(*q.max_latency)));
       if (q.max_loss) w.line("max_loss", toml_float(*q.max_loss));
       if (q.max_jitter) w.line("max_jitter", toml_quote(format_duration(*q.max_jitter)));
       w.line("recover_ratio", toml_float(q.recover_ratio));
     }
+    if (!ext_quality.empty()) w.lines(ext_quality);
   }
 
   for (const auto& name : c.policy_order) {

@@ -75,6 +75,20 @@ void LinkTable::set_hard_signal(const std::string& link, const std::string& sour
   recompute(link, e);
 }
 
+void LinkTable::set_degrade_signal(const std::string& link, const std::string& source, const std::string& reason) {
+  auto it = links_.find(link);
+  if (it == links_.end()) return;
+  LinkEntry& e = it->second;
+  if (reason.empty()) {
+    if (!e.degrade.erase(source)) return;
+  } else {
+    auto [sig, fresh] = e.degrade.try_emplace(source, reason);
+    if (!fresh && sig->second == reason) return;
+    sig->second = reason;
+  }
+  recompute(link, e);
+}
+
 void LinkTable::recompute(const std::string& link, LinkEntry& e) {
   LinkState to;
   std::string reason;
@@ -84,18 +98,23 @@ void LinkTable::recompute(const std::string& link, LinkEntry& e) {
   } else if (!e.hard_down.empty()) {
     to = LinkState::down;
     reason = e.hard_down.begin()->second;
+  } else if (e.verdict == LinkState::up && !e.degrade.empty()) {
+    to = LinkState::degraded;
+    reason = e.degrade.begin()->second;
   } else {
     to = e.verdict;
     reason = e.verdict_reason;
   }
-  if (to == e.state) return;  // one event per transition, not per report
+  if (to == e.state) {  // one event per transition, not per report
+    e.reason = reason;   // but the reason shown is the current one (no_modem after modem_pending)
+    return;
+  }
   LinkEvent ev{time_.wall_now(), link, e.state, to, reason};
   logger()->info("state-change: [{}] {} -> {} reason: {}", link, to_string(e.state), to_string(to), reason);
   e.state = to;
   e.since = ev.ts;
   e.reason = reason;
   ++e.transitions;
-  ++transitions_;
   bus_.publish(ev);
 }
 

@@ -9,7 +9,8 @@
 // Effective state, in this order: disabled (admin) if the administrator
 // disabled the link; else down with the reason of the first raised hard
 // signal (carrier, bearer, registration, tunnel device, ...); else the probe
-// verdict (unknown until the monitor decides). A cleared hard signal does not
+// verdict (unknown until the monitor decides), where an up verdict becomes
+// degraded while a soft signal (radio quality) is raised. A cleared hard signal does not
 // bring a link back by itself: the HardSignalEvent tells the monitor, whose
 // state machine makes the link earn its return with good probe rounds.
 // Runs on the io_context thread; not thread-safe.
@@ -33,6 +34,7 @@ struct LinkEntry {
   LinkState verdict = LinkState::unknown;  // the probe state machine's
   std::string verdict_reason;
   std::map<std::string, std::string> hard_down;  // raised hard signals: source -> reason
+  std::map<std::string, std::string> degrade;    // raised soft signals: source -> reason
 };
 
 class LinkTable {
@@ -55,11 +57,13 @@ class LinkTable {
   // Raising takes the link down at once; both publish a HardSignalEvent.
   void set_hard_signal(const std::string& link, const std::string& source, const std::string& down_reason);
   void clear_hard_signal(const std::string& link, const std::string& source) { set_hard_signal(link, source, ""); }
+  // A soft signal (radio quality below its threshold, ...) from `source`:
+  // while raised, a link the probes find up is degraded with this reason
+  // (never up, never down: the probes still decide reachability).
+  void set_degrade_signal(const std::string& link, const std::string& source, const std::string& reason);
 
   const LinkEntry* find(const std::string& link) const;
   const std::map<std::string, LinkEntry>& all() const { return links_; }
-  // Transitions published since start.
-  uint64_t transitions() const { return transitions_; }
 
  private:
   void recompute(const std::string& link, LinkEntry& e);
@@ -67,7 +71,6 @@ class LinkTable {
   TimeSource& time_;
   EventBus& bus_;
   std::map<std::string, LinkEntry> links_;
-  uint64_t transitions_ = 0;
 };
 
 }  // namespace uplink

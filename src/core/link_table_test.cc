@@ -53,7 +53,8 @@ TEST_F(Table, HardSignalWinsOverTheVerdictAndItsReturnIsLeftToTheVerdict) {
   table.set_hard_signal("cell1", "registration", "registration_lost");
   table.clear_hard_signal("cell1", "bearer");
   EXPECT_EQ(table.find("cell1")->state, LinkState::down);
-  EXPECT_EQ(table.find("cell1")->reason, "bearer_disconnected");  // the reason of the transition stays
+  // The event named the transition's reason; the table shows the current cause.
+  EXPECT_EQ(table.find("cell1")->reason, "registration_lost");
   // The monitor, told of the signal, reports down first; the table follows the verdict once clear.
   table.report_verdict("cell1", LinkState::down, "registration_lost");
   table.clear_hard_signal("cell1", "registration");

@@ -9,6 +9,7 @@
 //   InterfaceEvent the routing module's netlink watch: carrier, address, interface     internal
 //   LinkQualityEvent the LinkTable, when the monitor refreshes a link's figures      internal
 //   HardSignalEvent the LinkTable, when a module raises or clears a hard signal        internal
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,16 @@ struct LinkQualityEvent {
   static constexpr std::string_view kTopic = "link_quality";
   static constexpr bool kStreamed = false;
   std::string link;
+};
+
+// A link's next hops as a module learned them (a cellular bearer's gateway):
+// routing uses them like a configured gateway until they are withdrawn
+// (both empty). A configured `gateway`/`gateway6` still wins.
+struct LinkNextHopEvent {
+  static constexpr std::string_view kTopic = "link_next_hop";
+  static constexpr bool kStreamed = false;
+  std::string link;
+  std::optional<IpAddress> gateway4{}, gateway6{};
 };
 
 struct HardSignalEvent {

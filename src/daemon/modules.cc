@@ -2,6 +2,8 @@
 
 #include <memory>
 
+#include "cellular/cellular_config.h"
+#include "cellular/cellular_module.h"
 #include "config/section.h"
 #include "plugin/plugins_module.h"
 #include "policy/hooks_module.h"
@@ -19,6 +21,8 @@ const std::vector<ModuleSpec>& builtin_modules() {
   static const std::vector<ModuleSpec> list = {
       {"routing", nullptr, [](ModuleContext& c) { return std::make_unique<RoutingModule>(c); }},
       {"monitor", nullptr, [](ModuleContext& c) { return std::make_unique<MonitorModule>(c); }},
+      // Cellular after routing: its bearer gateways (LinkNextHopEvent) go to a live routing.
+      {"cellular", register_cellular_config, [](ModuleContext& c) { return make_cellular_module(c); }},
       // Tunnels after routing: their underlay follows routing's policy events.
       {"tunnel", register_tunnel_config, [](ModuleContext& c) { return make_tunnel_module(c); }},
       {"hooks", nullptr, [](ModuleContext& c) { return std::make_unique<HooksModule>(c); }},

@@ -319,6 +319,47 @@ Result<void> LibnlNetlink::add_address(int ifindex, const IpPrefix& prefix) {
   return {};
 }
 
+Result<void> LibnlNetlink::delete_address(int ifindex, const IpPrefix& prefix) {
+  rtnl_addr* addr = rtnl_addr_alloc();
+  if (!addr) return make_error("netlink: deleting address " + prefix.to_string() + ": out of memory");
+  struct Put {
+    rtnl_addr* a;
+    ~Put() { rtnl_addr_put(a); }
+  } put{addr};
+  NlAddr local(prefix.addr, prefix.length);
+  if (!local.p) return make_error("netlink: deleting address " + prefix.to_string() + ": out of memory");
+  rtnl_addr_set_ifindex(addr, ifindex);
+  rtnl_addr_set_family(addr, prefix.addr.family);
+  if (int err = rtnl_addr_set_local(addr, local.p); err < 0)
+    return make_error("netlink: deleting address " + prefix.to_string() + " failed: " + nl_error(err));
+  rtnl_addr_set_prefixlen(addr, prefix.length);
+  int err = rtnl_addr_delete(sock_, addr, 0);
+  if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+    return make_error("netlink: deleting address " + prefix.to_string() + " from ifindex " + std::to_string(ifindex) +
+                      " failed: " + nl_error(err));
+  return {};
+}
+
+Result<void> LibnlNetlink::set_link_mtu(int ifindex, int mtu) {
+  rtnl_link* orig = rtnl_link_alloc();
+  rtnl_link* change = rtnl_link_alloc();
+  struct Put {
+    rtnl_link* a;
+    rtnl_link* b;
+    ~Put() {
+      if (a) rtnl_link_put(a);
+      if (b) rtnl_link_put(b);
+    }
+  } put{orig, change};
+  if (!orig || !change) return make_error("netlink: setting the MTU of link " + std::to_string(ifindex) + ": out of memory");
+  rtnl_link_set_ifindex(orig, ifindex);
+  rtnl_link_set_mtu(change, static_cast<unsigned>(mtu));
+  if (int err = rtnl_link_change(sock_, orig, change, 0); err < 0)
+    return make_error("netlink: setting the MTU of link " + std::to_string(ifindex) + " to " + std::to_string(mtu) +
+                      " failed: " + nl_error(err));
+  return {};
+}
+
 Result<void> LibnlNetlink::set_link_up(int ifindex, bool up) {
   rtnl_link* orig = rtnl_link_alloc();
   rtnl_link* change = rtnl_link_alloc();

@@ -26,6 +26,8 @@ class LibnlNetlink final : public Netlink {
   Result<std::vector<LinkInfo>> list_links() override;
   Result<std::vector<AddressInfo>> list_addresses() override;
   Result<void> add_address(int ifindex, const IpPrefix& prefix) override;
+  Result<void> delete_address(int ifindex, const IpPrefix& prefix) override;
+  Result<void> set_link_mtu(int ifindex, int mtu) override;
   Result<void> set_link_up(int ifindex, bool up) override;
 
  private:

@@ -54,6 +54,12 @@ class Netlink {
   virtual Result<void> add_address(int /*ifindex*/, const IpPrefix& prefix) {
     return make_error("netlink: adding address " + prefix.to_string() + " is not supported here");
   }
+  virtual Result<void> delete_address(int /*ifindex*/, const IpPrefix& prefix) {
+    return make_error("netlink: deleting address " + prefix.to_string() + " is not supported here");
+  }
+  virtual Result<void> set_link_mtu(int ifindex, int /*mtu*/) {
+    return make_error("netlink: setting the MTU of link " + std::to_string(ifindex) + " is not supported here");
+  }
   virtual Result<void> set_link_up(int ifindex, bool /*up*/) {
     return make_error("netlink: setting link " + std::to_string(ifindex) + " up/down is not supported here");
   }

@@ -41,6 +41,7 @@ Result<void> Routing::start() {
   auto facts = gather_facts(netlink_, interfaces());
   if (!facts) return make_error("routing start: " + facts.error().message);
   facts_ = std::move(*facts);
+  overlay_learned();
   auto ks = build_kernel_state(config_, engine_.decisions(), facts_);
   if (!ks) return ks.error();
   log_warnings(*ks);
@@ -189,6 +190,28 @@ void Routing::refresh_facts() {
     return;
   }
   facts_ = std::move(*facts);
+  overlay_learned();
+}
+
+void Routing::set_learned_next_hops(const std::string& link, std::optional<IpAddress> gw4,
+                                    std::optional<IpAddress> gw6) {
+  if (!gw4 && !gw6) learned_.erase(link);
+  else learned_[link] = {gw4, gw6};
+  if (!started_) return;
+  refresh_facts();  // re-read: a withdrawn next hop must not linger in the facts
+  program();
+}
+
+// A module's learned next hops win over what the kernel's foreign default routes say.
+void Routing::overlay_learned() {
+  for (const auto& [link, gws] : learned_) {
+    auto l = config_.links.find(link);
+    if (l == config_.links.end()) continue;
+    auto f = facts_.find(l->second.interface);
+    if (f == facts_.end()) continue;
+    if (gws.first) f->second.gateway4 = gws.first;
+    if (gws.second) f->second.gateway6 = gws.second;
+  }
 }
 
 std::vector<std::string> Routing::interfaces() const {

@@ -66,6 +66,13 @@ class Routing {
  private:
   void on_netlink(const NetlinkEvent& event);
   void refresh_facts();
+ public:
+  // Next hops a module learned for a link (LinkNextHopEvent); both empty withdraws them.
+  void set_learned_next_hops(const std::string& link, std::optional<IpAddress> gw4, std::optional<IpAddress> gw6);
+
+ private:
+  void overlay_learned();
+  std::map<std::string, std::pair<std::optional<IpAddress>, std::optional<IpAddress>>> learned_;  // by link
   void program();
   void on_changes(const std::vector<PolicyChange>& changes);
   void flush_links();

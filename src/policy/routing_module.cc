@@ -34,11 +34,17 @@ RoutingModule::RoutingModule(ModuleContext& ctx, RoutingKernel kernel, QualityTu
     : time_(ctx.time), bus_(ctx.bus), links_(ctx.links), kernel_(kernel), tuning_(tuning) {
   sub_state_ = bus_.subscribe<LinkEvent>([this](const LinkEvent& e) { feed(e.link); });
   sub_quality_ = bus_.subscribe<LinkQualityEvent>([this](const LinkQualityEvent& e) { feed(e.link); });
+  sub_next_hop_ = bus_.subscribe<LinkNextHopEvent>([this](const LinkNextHopEvent& e) {
+    learned_[e.link] = {e.gateway4, e.gateway6};
+    if (!e.gateway4 && !e.gateway6) learned_.erase(e.link);
+    if (routing_ && !stopped_) routing_->set_learned_next_hops(e.link, e.gateway4, e.gateway6);
+  });
 }
 
 RoutingModule::~RoutingModule() {
   bus_.unsubscribe(sub_state_);
   bus_.unsubscribe(sub_quality_);
+  bus_.unsubscribe(sub_next_hop_);
 }
 
 Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/) {
@@ -65,6 +71,7 @@ Result<void> RoutingModule::apply(const Config& next, const ConfigDiff& /*diff*/
       return make_error("cannot start routing: " + ok.error().message + "; nothing was programmed");
     }
     routing_ = std::move(r);
+    for (const auto& [link, gws] : learned_) routing_->set_learned_next_hops(link, gws.first, gws.second);
     if (kernel_.nft_monitor) {
       auto watching = kernel_.nft_monitor->start([this] {
         if (!routing_ || stopped_) return;

@@ -16,7 +16,9 @@
 // exist before its first probe (probes carry the link's mark and are routed
 // by that rule). On stop the daemon goes in reverse: probes stop first, then
 // the kernel is cleaned.
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -76,7 +78,9 @@ class RoutingModule final : public Module {
   QualityTuning tuning_;
   std::unique_ptr<Routing> routing_;
   bool stopped_ = false;
-  uint64_t sub_state_ = 0, sub_quality_ = 0;
+  uint64_t sub_state_ = 0, sub_quality_ = 0, sub_next_hop_ = 0;
+  // Next hops learned by modules (LinkNextHopEvent), kept for a routing (re)start.
+  std::map<std::string, std::pair<std::optional<IpAddress>, std::optional<IpAddress>>> learned_;
 };
 
 }  // namespace uplink

@@ -2,6 +2,7 @@
 // In-memory Netlink for unit tests: a kernel with routes, rules, links and
 // addresses, counters of writes, and one-shot failure injection.
 #include <algorithm>
+#include <map>
 
 #include "net/netlink.h"
 
@@ -60,6 +61,17 @@ class FakeNetlink final : public Netlink {
       addresses.push_back(a);
     return {};
   }
+  Result<void> delete_address(int ifindex, const IpPrefix& prefix) override {
+    if (auto e = write_error("delete address " + prefix.to_string())) return *e;
+    std::erase_if(addresses, [&](const AddressInfo& x) { return x.ifindex == ifindex && x.prefix == prefix; });
+    return {};
+  }
+  Result<void> set_link_mtu(int ifindex, int mtu) override {
+    if (auto e = write_error("set mtu " + std::to_string(ifindex))) return *e;
+    mtus[ifindex] = mtu;
+    return {};
+  }
+  std::map<int, int> mtus;
   Result<void> set_link_up(int ifindex, bool up) override {
     if (auto e = write_error("set link " + std::to_string(ifindex))) return *e;
     for (auto& l : links)
