@@ -306,8 +306,11 @@ run_ctl config show
 expect_rc 0 "config show"
 grep -q '^\[links.wan1\]' <<<"$OUT" || fail "config show: $OUT"
 run_ctl modems
-expect_rc 1 "modems"
-[[ "$ERR" == "uplinkctl: modems: not available in this build"* ]] || fail "modems message: $ERR"
+expect_rc 0 "modems (the cellular module's verb; this config has no modems)"
+grep -q 'no cellular links' <<<"$OUT" || fail "modems: $OUT"
+run_ctl modem nosuch reset
+expect_rc 1 "modem verb on a link that is not cellular"
+[[ "$ERR" == *"no cellular link 'nosuch'"* ]] || fail "modem message: $ERR"
 run_ctl link
 expect_rc 2 "usage error"
 run_ctl link set wan1 nonsense

@@ -239,7 +239,7 @@ Result<void> CellularModule::apply(const Config& next, const ConfigDiff&) {
   state_dir_ = next.daemon.state_dir;
   std::vector<std::string> order;
   for (const auto& name : next.link_order)
-    if (next.links.at(name).kind == LinkKind::cellular) order.push_back(name);
+    if (next.links.at(name).kind == LinkKind::cellular && next.links.at(name).modem != "none") order.push_back(name);
   // Gone (or no longer cellular): take their addresses away.
   for (auto it = links_.begin(); it != links_.end();) {
     if (std::find(order.begin(), order.end(), it->first) == order.end()) {
@@ -303,6 +303,9 @@ void CellularModule::on_service(bool available) {
 }
 
 void CellularModule::on_modem(const ModemInfo& modem) {
+  logger()->debug("modem {} ({}): {}, registration {}, signal {}%, slot {}/{}", modem.path, modem.equipment_id,
+                  to_string(modem.state), to_string(modem.registration), modem.signal, modem.primary_slot,
+                  modem.slot_count);
   modems_[modem.path] = modem;
   rebind();
 }

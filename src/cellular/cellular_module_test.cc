@@ -207,15 +207,23 @@ TEST_F(CellularModuleTest, ModemVerbChecksItsArguments) {
 }
 
 TEST_F(CellularModuleTest, NoCellularLinksNeverTouchesModemManager) {
+  // modem = "none": cellular (metered), but its interface is configured by someone else.
   Config c = parse_config(R"([links.wan1]
 kind = "ethernet"
 interface = "eth1"
 [links.wan1.probe]
 targets = ["203.0.113.1"]
+[links.hilink]
+kind = "cellular"
+interface = "usb0"
+modem = "none"
+[links.hilink.probe]
+targets = ["203.0.113.1"]
 )",
                           "t.toml", testing::registry_with<register_cellular_config>());
   ASSERT_TRUE(h.apply(*module, c));
   EXPECT_EQ(backend.starts, 0);
+  EXPECT_TRUE(h.links.find("hilink")->hard_down.empty());
   nlohmann::json status;
   module->add_status(status);
   EXPECT_FALSE(status.contains("modems"));

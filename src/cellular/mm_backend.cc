@@ -185,7 +185,9 @@ struct MmBackend::Impl : std::enable_shared_from_this<MmBackend::Impl> {
   explicit Impl(Executor& r) : results(r) {}
 
   Executor& results;
-  GlibLoop loop{"uplinkd-mm"};
+  // GLib's default context: libmm-glib's object manager initialises in a GIO
+  // worker thread and subscribes its D-Bus signals on the global default context.
+  GlibLoop loop{"uplinkd-mm", /*default_context=*/true};
   Listener* listener = nullptr;  // io thread
   std::mutex mutex;
   bool stopped = false;

@@ -20,8 +20,8 @@ struct GlibLoop::Impl {
   bool stopped = false;
 };
 
-GlibLoop::GlibLoop(std::string name) : impl_(std::make_unique<Impl>()) {
-  impl_->context = g_main_context_new();
+GlibLoop::GlibLoop(std::string name, bool default_context) : impl_(std::make_unique<Impl>()) {
+  impl_->context = default_context ? g_main_context_ref(g_main_context_default()) : g_main_context_new();
   impl_->loop = g_main_loop_new(impl_->context, FALSE);
   impl_->thread = std::thread([ctx = impl_->context, loop = impl_->loop, name = std::move(name)] {
 #if defined(__linux__)

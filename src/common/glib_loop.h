@@ -21,7 +21,12 @@ namespace uplink {
 
 class GlibLoop final : public Executor {
  public:
-  explicit GlibLoop(std::string name = "glib");
+  // default_context: iterate GLib's global default context instead of a new
+  // one. Needed by libraries that attach sources from their own worker threads,
+  // which land on the global default (GDBusObjectManagerClient's async init
+  // subscribes its signals there: on a private context they would never fire).
+  // One such loop per process.
+  explicit GlibLoop(std::string name = "glib", bool default_context = false);
   ~GlibLoop() override;  // stop()
   GlibLoop(const GlibLoop&) = delete;
   GlibLoop& operator=(const GlibLoop&) = delete;

@@ -68,7 +68,8 @@ struct LinkConfig {
   ProbeConfig probe;
   std::optional<QualityConfig> quality;
   // cellular
-  std::string modem;                 // "imei:...", "any", "index:N", "port:NAME"
+  std::string modem;                 // "imei:...", "any", "index:N", "port:NAME"; "none": not driven by uplinkd
+                                     // (a modem in router mode, a lab line: the interface is configured elsewhere)
   std::string apn;
   int sim_slot = 0;                  // 0 = leave as is
   std::vector<IpPrefix> private_routes;

@@ -144,7 +144,7 @@ const BadCase kBadCases[] = {
     {"interface_too_long", "[links.wan1]\ninterface = \"averyveryverylongname\"\n", 2, 13,
      "links.wan1.interface: invalid interface name 'averyveryverylongname' (1..15 characters, no '/', ':' or spaces)"},
     {"modem_selector_bad", "[links.cell1]\nkind = \"cellular\"\ninterface = \"wwan0\"\nmodem = \"imei:12\"\n", 4, 9,
-     "links.cell1.modem: invalid modem selector 'imei:12' (expected \"any\", \"imei:NUMBER\", \"index:N\" or \"port:NAME\")"},
+     "links.cell1.modem: invalid modem selector 'imei:12' (expected \"any\", \"imei:NUMBER\", \"index:N\", \"port:NAME\" or \"none\")"},
 
     // ---- impossible values ----
     {"reliability_above_targets", kLink + "reliability = 2\n", 7, 15,

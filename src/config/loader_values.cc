@@ -74,9 +74,9 @@ Result<ProbeTarget> parse_target(std::string_view text) {
 Result<std::string> check_modem_selector(const std::string& s) {
   auto bad = [&] {
     return make_error("invalid modem selector '" + s +
-                      "' (expected \"any\", \"imei:NUMBER\", \"index:N\" or \"port:NAME\")");
+                      "' (expected \"any\", \"imei:NUMBER\", \"index:N\", \"port:NAME\" or \"none\")");
   };
-  if (s == "any") return s;
+  if (s == "any" || s == "none") return s;
   auto colon = s.find(':');
   if (colon == std::string::npos) return bad();
   std::string_view kind(s.data(), colon), arg(s.data() + colon + 1, s.size() - colon - 1);

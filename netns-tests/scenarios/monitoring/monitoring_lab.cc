@@ -52,6 +52,8 @@ std::string config_toml(const std::vector<LinkSpec>& links, const std::string& l
     o << "\n[links." << l.name << "]\n"
       << "kind = " << quoted(l.kind) << "\ninterface = " << quoted(l.interface) << "\n";
     if (!l.gateway.empty()) o << "gateway = " << quoted(l.gateway) << "\n";
+    // The lab's lines carry static addresses: no modem for uplinkd to drive.
+    if (l.kind == "cellular") o << "modem = \"none\"\n";
     if (l.metered) o << "metered = " << (*l.metered ? "true" : "false") << "\n";
     o << "\n[links." << l.name << ".probe]\n"
       << "method = \"icmp\"\ntargets = " << quoted_list(l.targets) << "\nreliability = " << l.reliability
