@@ -472,6 +472,36 @@ void CellularModule::add_metrics(std::string& text) const {
 
 namespace {
 
+// ModemManager's client, created when the first cellular link starts it: a
+// router without modems runs no GLib thread and opens no D-Bus connection.
+class LazyMmBackend final : public ModemBackend {
+ public:
+  explicit LazyMmBackend(Executor& results) : results_(results) {}
+  void start(Listener& l) override {
+    if (!real_) real_ = std::make_unique<MmBackend>(results_);
+    real_->start(l);
+  }
+  void stop() override {
+    if (real_) real_->stop();
+  }
+  void enable(const std::string& m, Done d) override { real().enable(m, std::move(d)); }
+  void connect(const std::string& m, const ConnectRequest& r, Connected d) override { real().connect(m, r, std::move(d)); }
+  void disconnect(const std::string& m, Done d) override { real().disconnect(m, std::move(d)); }
+  void reset(const std::string& m, Done d) override { real().reset(m, std::move(d)); }
+  void set_primary_slot(const std::string& m, int s, Done d) override { real().set_primary_slot(m, s, std::move(d)); }
+  void send_pin(const std::string& m, const std::string& p, Done d) override { real().send_pin(m, p, std::move(d)); }
+  void setup_signal(const std::string& m, int s, Done d) override { real().setup_signal(m, s, std::move(d)); }
+
+ private:
+  // Commands come only from links, which exist only after start().
+  MmBackend& real() {
+    if (!real_) real_ = std::make_unique<MmBackend>(results_);
+    return *real_;
+  }
+  Executor& results_;
+  std::unique_ptr<MmBackend> real_;
+};
+
 // Owns the real backend (ModemManager) next to the module that uses it.
 class RealCellularModule final : public Module {
  public:
@@ -486,7 +516,7 @@ class RealCellularModule final : public Module {
 
  private:
   AsioExecutor results_;
-  MmBackend backend_;
+  LazyMmBackend backend_;
   CellularModule module_;
 };
 

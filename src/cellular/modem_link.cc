@@ -84,7 +84,8 @@ void ModemLink::reconfigure(const LinkConfig& link) {
 // ---- inputs ----------------------------------------------------------------
 
 void ModemLink::service(bool available) {
-  if (available == service_) return;
+  if (available == service_ && service_known_) return;
+  service_known_ = true;  // the first report decides, also "unavailable" (modem_pending until then)
   service_ = available;
   if (!available) {
     forget_modem();

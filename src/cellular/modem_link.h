@@ -115,7 +115,7 @@ class ModemLink {
   std::unique_ptr<SimFailover> sim_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
-  bool service_ = false;
+  bool service_ = false, service_known_ = false;
   std::optional<ModemInfo> modem_;
   std::optional<BearerInfo> bearer_;
   Phase phase_ = Phase::no_service;

@@ -131,6 +131,13 @@ TEST_F(ModemLinkTest, DownUntilTheBearerIsUpThenConnectedWithIp) {
   EXPECT_EQ(link->status_json().dump().find("s3cret"), std::string::npos);
 }
 
+TEST_F(ModemLinkTest, ModemManagerAbsentAtStartIsItsOwnReason) {
+  make();
+  EXPECT_EQ(fx.down, "modem_pending");
+  link->service(false);  // the first report, though the service was never seen
+  EXPECT_EQ(fx.down, "modem_manager_unavailable");
+}
+
 TEST_F(ModemLinkTest, BearerDropIsDownAtOnceAndReconnectsImmediately) {
   make();
   connect_up();
