@@ -29,16 +29,7 @@ BUS_PID="" SERVE_PID="" DAEMON_PID=""
 FAILED=0
 export UPLINK_LAB_OWNER=$$
 
-log() { echo "[$(date +%T.%3N)] $*"; }
-fail() { log "FAIL: $*"; FAILED=1; }
-stop_pid() {  # PID: TERM, then KILL after 5 s
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
+. "$(dirname "$0")/test_lib.sh"
 cleanup() {
   set +e
   stop_pid "$DAEMON_PID"
@@ -53,16 +44,6 @@ trap 'exit 143' TERM
 
 ctl() { "$BUILD/bin/uplinkctl" --socket "$T/uplinkd.sock" "$@"; }
 mm() { "$FAKE" ctl --control "$T/mm.sock" "$@"; }
-# wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s; a failure names WHAT and the time.
-wait_for() {
-  local limit=$1 what=$2 start=$SECONDS
-  shift 2
-  while ! "$@" >/dev/null 2>&1; do
-    if [ $((SECONDS - start)) -ge "$limit" ]; then fail "$what: not within ${limit}s"; return 1; fi
-    sleep 0.1
-  done
-  log "ok: $what ($((SECONDS - start))s)"
-}
 modem_field() {  # LINK JQ-PATH: one field of `uplinkctl modems --json`
   ctl modems --json | python3 -c "import json,sys; d={m['link']:m for m in json.load(sys.stdin)['modems']}; v=d['$1']
 for k in '$2'.split('.'): v=v[k] if v is not None else None
@@ -89,7 +70,8 @@ carried_by() {
     i=$((i + 1))
   done
 }
-event_seen() { ctl events --json | grep -q "\"event\":\"$1\"" && ctl events --json | grep "\"event\":\"$1\"" | grep -q "\"link\":\"$2\""; }
+# (the output is read whole first: `grep -q` closing a pipe early would fail the pipeline under pipefail)
+event_seen() { local ev; ev=$(ctl events --json) && grep "\"event\":\"$1\"" <<<"$ev" | grep -q "\"link\":\"$2\""; }
 calls() {  # MODEM VERB: how often uplinkd called it on the fake (connect, disconnect, ...)
   mm state | python3 -c "import json,sys; print([m for m in json.load(sys.stdin)['modems'] if m['name']=='$1'][0]['calls']['$2'])"
 }
@@ -225,17 +207,18 @@ ip -n "$P-router" link show wwan0 | grep -q "mtu 1430" || fail "wwan0's MTU is n
 wait_for 5 "LAN traffic on isp-cell1" carried_by isp-cell1
 
 # ---- 2. bearer dropped (ModemManager reports it): down at once, reconnect -------
-# The fake reconnects in 3 s (connect delay 15 s x 0.2), so the LAN's move is observable.
-mm set-delay m1 connect 15 >/dev/null
+# The fake reconnects in 8 s (connect delay 40 s x 0.2), so the LAN's move is observable.
+mm set-delay m1 connect 40 >/dev/null
 mm drop-bearer m1 >/dev/null
 wait_for 3 "cell1 down with reason bearer_disconnected" is link_field cell1 reason bearer_disconnected
 wait_for 3 "policy default moved to cell2" active cell2
 wait_for 5 "LAN traffic on isp-cell2" carried_by isp-cell2
-wait_for "$RECOVER" "cell1 reconnected and up" is link_field cell1 state up
+wait_for $((RECOVER + 8)) "cell1 reconnected and up" is link_field cell1 state up
 wait_for 5 "policy default back on cell1" active cell1
 event_seen bearer_dropped cell1 || fail "no bearer_dropped event"
 # The policy change names its cause: cell1 going down.
-ctl events --json | grep '"policy":"default"' | grep '"cause_link":"cell1"' | grep -q '"cause":"down"' ||
+events=$(ctl events --json)
+grep '"policy":"default"' <<<"$events" | grep '"cause_link":"cell1"' | grep -q '"cause":"down"' ||
   fail "no policy event caused by cell1 going down"
 mm set-delay m1 connect 0.2 >/dev/null
 
@@ -306,7 +289,8 @@ wait_for 5 "policy default back on cell1" active cell1
 # ---- 9. the APN password is nowhere ---------------------------------------------
 for what in "config show" "status --json" "modems --json" "events --json" "link show cell1 --json" "metrics"; do
   # shellcheck disable=SC2086
-  ctl $what 2>&1 | grep -q -- "$SECRET" && fail "the APN password appears in 'uplinkctl $what'"
+  out=$(ctl $what 2>&1)
+  grep -q -- "$SECRET" <<<"$out" && fail "the APN password appears in 'uplinkctl $what'"
 done
 grep -q -- "$SECRET" "$T/uplinkd.log" && fail "the APN password appears in uplinkd's log"
 

@@ -19,16 +19,7 @@ NS="mmreal$$"
 T=$(mktemp -d /tmp/uplink-mm-real.XXXXXX)
 BUS_PID="" MM_PID="" DAEMON_PID=""
 FAILED=0
-log() { echo "[$(date +%T.%3N)] $*"; }
-fail() { log "FAIL: $*"; FAILED=1; }
-stop_pid() {
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
+. "$(dirname "$0")/test_lib.sh"
 cleanup() {
   set +e
   stop_pid "$DAEMON_PID"
@@ -45,15 +36,6 @@ ctl() { "$BUILD/bin/uplinkctl" --socket "$T/uplinkd.sock" "$@"; }
 reason() { ctl status --json | python3 -c "import json,sys; print([l for l in json.load(sys.stdin)['links'] if l['name']=='$1'][0]['reason'])"; }
 state() { ctl status --json | python3 -c "import json,sys; print([l for l in json.load(sys.stdin)['links'] if l['name']=='$1'][0]['state'])"; }
 is() { [ "$("$1" "$2")" = "$3" ]; }
-wait_for() {
-  local limit=$1 what=$2 start=$SECONDS
-  shift 2
-  while ! "$@" >/dev/null 2>&1; do
-    if [ $((SECONDS - start)) -ge "$limit" ]; then fail "$what: not within ${limit}s"; return 1; fi
-    sleep 0.1
-  done
-  log "ok: $what ($((SECONDS - start))s)"
-}
 start_mm() {
   # The real daemon on the private bus (its "session" bus in test mode), no udev, no scanning: no modem.
   DBUS_SESSION_BUS_ADDRESS="$BUS" "$MM" --test-session --test-no-udev --no-auto-scan --test-no-suspend-resume \

@@ -1,5 +1,6 @@
 #include "net/libnl_netlink.h"
 
+#include <functional>
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -340,7 +341,11 @@ Result<void> LibnlNetlink::delete_address(int ifindex, const IpPrefix& prefix) {
   return {};
 }
 
-Result<void> LibnlNetlink::set_link_mtu(int ifindex, int mtu) {
+namespace {
+
+// One RTM_NEWLINK change of `ifindex`: `set` fills the requested attributes.
+Result<void> change_link(nl_sock* sock, int ifindex, const std::function<void(rtnl_link*)>& set,
+                         const std::string& what) {
   rtnl_link* orig = rtnl_link_alloc();
   rtnl_link* change = rtnl_link_alloc();
   struct Put {
@@ -351,34 +356,30 @@ Result<void> LibnlNetlink::set_link_mtu(int ifindex, int mtu) {
       if (b) rtnl_link_put(b);
     }
   } put{orig, change};
-  if (!orig || !change) return make_error("netlink: setting the MTU of link " + std::to_string(ifindex) + ": out of memory");
+  if (!orig || !change) return make_error("netlink: " + what + ": out of memory");
   rtnl_link_set_ifindex(orig, ifindex);
-  rtnl_link_set_mtu(change, static_cast<unsigned>(mtu));
-  if (int err = rtnl_link_change(sock_, orig, change, 0); err < 0)
-    return make_error("netlink: setting the MTU of link " + std::to_string(ifindex) + " to " + std::to_string(mtu) +
-                      " failed: " + nl_error(err));
+  set(change);
+  if (int err = rtnl_link_change(sock, orig, change, 0); err < 0)
+    return make_error("netlink: " + what + " failed: " + nl_error(err));
   return {};
 }
 
+}  // namespace
+
+Result<void> LibnlNetlink::set_link_mtu(int ifindex, int mtu) {
+  return change_link(
+      sock_, ifindex, [mtu](rtnl_link* l) { rtnl_link_set_mtu(l, static_cast<unsigned>(mtu)); },
+      "setting the MTU of link " + std::to_string(ifindex) + " to " + std::to_string(mtu));
+}
+
 Result<void> LibnlNetlink::set_link_up(int ifindex, bool up) {
-  rtnl_link* orig = rtnl_link_alloc();
-  rtnl_link* change = rtnl_link_alloc();
-  struct Put {
-    rtnl_link* a;
-    rtnl_link* b;
-    ~Put() {
-      if (a) rtnl_link_put(a);
-      if (b) rtnl_link_put(b);
-    }
-  } put{orig, change};
-  if (!orig || !change) return make_error("netlink: setting link " + std::to_string(ifindex) + ": out of memory");
-  rtnl_link_set_ifindex(orig, ifindex);
-  if (up) rtnl_link_set_flags(change, IFF_UP);
-  else rtnl_link_unset_flags(change, IFF_UP);
-  if (int err = rtnl_link_change(sock_, orig, change, 0); err < 0)
-    return make_error("netlink: setting link " + std::to_string(ifindex) + (up ? " up" : " down") +
-                      " failed: " + nl_error(err));
-  return {};
+  return change_link(
+      sock_, ifindex,
+      [up](rtnl_link* l) {
+        if (up) rtnl_link_set_flags(l, IFF_UP);
+        else rtnl_link_unset_flags(l, IFF_UP);
+      },
+      "setting link " + std::to_string(ifindex) + (up ? " up" : " down"));
 }
 
 }  // namespace uplink
