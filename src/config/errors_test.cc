@@ -163,7 +163,10 @@ TEST(NewKeys, Defaults) {
 }
 
 TEST(NewKeys, ParsedWrittenAndDiffed) {
-  std::string text = "[daemon]\nfail_closed = true\n\n" + kLink + "source = \"198.51.100.7\"\n" + kPolicy +
+  // A private policy's member must reach the private network: a private APN.
+  std::string link = kLink;
+  link.replace(link.find("kind = \"ethernet\""), 17, "kind = \"cellular\"\nmodem = \"none\"\nprivate_routes = [\"10.200.0.0/16\"]");
+  std::string text = "[daemon]\nfail_closed = true\n\n" + link + "source = \"198.51.100.7\"\n" + kPolicy +
                      "private = true\n";
   Config c = parse_config(text, "t.toml");
   EXPECT_TRUE(c.daemon.fail_closed);
@@ -177,7 +180,7 @@ TEST(NewKeys, ParsedWrittenAndDiffed) {
   EXPECT_NE(written.find("private = true\n"), std::string::npos) << written;
   EXPECT_EQ(parse_config(written, "t.toml"), c);
 
-  ConfigDiff d = diff_configs(parse_config(kLink + kPolicy, "t.toml"), c);
+  ConfigDiff d = diff_configs(parse_config(link + kPolicy, "t.toml"), c);
   EXPECT_TRUE(d.daemon_changed);
   EXPECT_TRUE(d.link_field_changed("wan1", "probe"));
   EXPECT_EQ(d.fields.at("policies.default"), std::vector<std::string>{"private"});

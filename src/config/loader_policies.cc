@@ -67,6 +67,14 @@ PolicyConfig Loader::load_policy(const std::string& name, const toml::table& t, 
             if (!c.links.count(m.link) && !declared_links_.count(m.link)) {
               fail(*link, wi + ".link", "link '" + m.link + "' does not exist" + defined_list(c.link_order, "links"));
             }
+            if (auto l = c.links.find(m.link); p.is_private && l != c.links.end()) {
+              const auto& lc = l->second;
+              bool reaches = lc.kind == LinkKind::wireguard || (lc.kind == LinkKind::cellular && !lc.private_routes.empty());
+              if (!reaches)
+                fail(*link, wi + ".link",
+                     "link '" + m.link + "' cannot reach the private network (policy is private = true): members "
+                     "must be tunnels (kind = \"wireguard\") or cellular links with private_routes");
+            }
             for (size_t j = 0; j < p.members.size(); ++j) {
               if (p.members[j].link == m.link) {
                 fail(*link, wi + ".link",

@@ -177,6 +177,9 @@ const BadCase kBadCases[] = {
     // ---- cross references ----
     {"policy_missing_link", kLink + "\n[policies.default]\nmembers = [{ link = \"wan1\" }, { link = \"wan2\" }]\n", 9, 40,
      "policies.default.members[1].link: link 'wan2' does not exist (defined links: wan1)"},
+    {"private_member_public_line", kLink + "\n[policies.private]\nprivate = true\nmembers = [{ link = \"wan1\" }]\n", 10, 21,
+     "policies.private.members[0].link: link 'wan1' cannot reach the private network (policy is private = true): "
+     "members must be tunnels (kind = \"wireguard\") or cellular links with private_routes"},
     {"member_listed_twice", kLink + "\n[policies.default]\nmembers = [{ link = \"wan1\" }, { link = \"wan1\", tier = 2 }]\n",
      9, 40, "policies.default.members[1].link: link 'wan1' is listed twice (also members[0])"},
     {"rule_missing_policy", kLink + kPolicy + "\n[[rules]]\nname = \"lan\"\npolicy = \"backup\"\n", 13, 10,

@@ -18,7 +18,9 @@ class Examples : public ::testing::Test {
 
 TEST_F(Examples, EdgeRouterLoads) {
   Config c = load_config_file(UPLINK_EXAMPLES_DIR "/edge-router.toml");
-  EXPECT_EQ(c.link_order, (std::vector<std::string>{"wan1", "dsl", "cell1", "cell2"}));
+  EXPECT_EQ(c.link_order, (std::vector<std::string>{"wan1", "dsl", "cell1", "cell2", "vpn1"}));
+  EXPECT_TRUE(c.policies.at("scada").is_private);
+  EXPECT_TRUE(c.daemon.fail_closed);
   EXPECT_EQ(c.policy_order, (std::vector<std::string>{"default", "bulk", "scada"}));
   ASSERT_EQ(c.rules.size(), 4u);
   EXPECT_TRUE(c.rules.back().is_catch_all());

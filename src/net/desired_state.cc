@@ -228,6 +228,57 @@ std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const Pol
   return {"numgen random mod " + std::to_string(total) + " vmap { " + map + " }"};
 }
 
+std::vector<std::string> private_guard_body(const Config& config, bool output) {
+  std::vector<std::string> publics;
+  std::vector<std::pair<const LinkConfig*, IpPrefix>> covered;  // (line, private prefix it reaches)
+  std::set<std::string> net_v4, net_v6;
+  for (const auto& name : ordered_links(config)) {
+    const auto& l = config.links.at(name);
+    if (l.kind == LinkKind::wireguard) continue;  // encrypted: never a public line
+    if (std::find(publics.begin(), publics.end(), l.interface) == publics.end()) publics.push_back(l.interface);
+    for (const auto& p : l.private_routes) {
+      covered.emplace_back(&l, p);
+      (p.addr.is_v4() ? net_v4 : net_v6).insert(p.to_string());
+    }
+  }
+  size_t last_private = 0;  // rules after the last private one cannot change the verdict
+  for (size_t i = 0; i < config.rules.size(); ++i) {
+    auto p = config.policies.find(config.rules[i].policy);
+    if (p != config.policies.end() && p->second.is_private) last_private = i + 1;
+  }
+  if (publics.empty() || (net_v4.empty() && net_v6.empty() && last_private == 0)) return {};
+
+  auto join = [](const std::set<std::string>& items) {
+    std::string s;
+    for (const auto& i : items) s += (s.empty() ? "" : ", ") + i;
+    return s;
+  };
+  auto daddr = [](const IpPrefix& p) { return std::string(p.addr.is_v4() ? "ip" : "ip6") + " daddr " + p.to_string(); };
+  std::string ifs;
+  for (const auto& i : publics) ifs += (ifs.empty() ? "" : ", ") + ("\"" + i + "\"");
+  std::vector<std::string> body = {
+      std::string("type filter hook ") + (output ? "output" : "forward") + " priority filter; policy accept;",
+      "oifname != { " + ifs + " } return"};
+  for (const auto& [l, p] : covered)
+    body.push_back(daddr(p) + " oifname \"" + l->interface + "\" return comment \"" + sanitize(l->name) + " private_routes\"");
+  if (!net_v4.empty()) body.push_back("ip daddr { " + join(net_v4) + " } counter drop comment \"private network\"");
+  if (!net_v6.empty()) body.push_back("ip6 daddr { " + join(net_v6) + " } counter drop comment \"private network\"");
+  for (size_t i = 0; i < last_private; ++i) {
+    const auto& r = config.rules[i];
+    if (!(r.is_catch_all() || r.local == output)) continue;  // the other hook classifies it
+    const auto& policy = config.policies.at(r.policy);
+    std::string match = "ct direction original";
+    if (auto m = rule_match(r); !m.empty()) match += " " + m;
+    if (!policy.is_private) {
+      body.push_back(match + " return");  // classified by a public rule first
+    } else {  // (a destination its line's private_routes cover has returned above)
+      body.push_back(match + " counter drop comment \"rule " + sanitize(r.name) + " private\"");
+    }
+    if (r.is_catch_all()) break;
+  }
+  return body;
+}
+
 Result<void> validate_for_kernel(const Config& config) {
   auto marks = MarkLayout::from_mask(config.daemon.fwmark_mask);
   if (!marks) return marks.error();
@@ -401,6 +452,12 @@ Result<KernelState> build_kernel_state(const Config& config, const Decisions& de
   }
   chain("prerouting", pre);
   chain("output", out);
+  // Private traffic never on a public line (see private_guard_body).
+  const size_t guard_at = t.size();
+  for (bool output : {false, true})
+    if (auto body = private_guard_body(config, output); !body.empty())
+      chain(output ? "private_guard_output" : "private_guard_forward", body);
+  ks.nft.guard = t.substr(guard_at);
   t += "}\n";
   ks.nft.skeleton = std::move(t);
   return ks;

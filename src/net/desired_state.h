@@ -78,6 +78,21 @@ std::string link_chain(const std::string& link);
 // Rule lines of one policy chain (exposed for tests).
 std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const PolicyDecision& decision);
 
+// The private-traffic guard (ARCHITECTURE.md §3, `private = true`). A
+// *public line* is the interface of every link that is not a tunnel; the
+// *private network* is the union of the links' `private_routes`. Two filter
+// chains (forward: what the router forwards; output: what it sends itself,
+// after the output chain's re-route) drop, on a public line:
+//   - any packet to the private network, unless that line's own
+//     private_routes cover the destination (the private APN);
+//   - the original direction of any flow a private policy's rule selects
+//     (rules replayed in order, first match wins, as in prerouting/output),
+//     with the same exception.
+// They live in `table inet uplinkd`, so they change in the same transaction
+// as the marks, survive a crash or kill -9, and a restart replaces them
+// atomically. Lines of one chain, for tests; empty when there is nothing to guard.
+std::vector<std::string> private_guard_body(const Config& config, bool output);
+
 // Sticky rules with a duration ("sticky_timeout" of mwan3): a new flow from a
 // source that a recent flow of the same rule pinned to link L goes to L
 // again, while L is active in the rule's policy. Per sticky rule R, per

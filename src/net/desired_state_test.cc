@@ -106,6 +106,86 @@ TEST(DesiredState, NftRulesetIsExact) {
   EXPECT_EQ(ks->nft.sticky_sets, (std::set<std::string>{"sticky_lan_wan1_v4", "sticky_lan_wan2_v4"}));
 }
 
+// sample_config + a private APN on cell1 (10.200.0.0/16), a tunnel vpn1 and
+// a private policy for the SCADA VLAN, its rule after a public one.
+Config private_config() {
+  Config c = sample_config();
+  c.links["cell1"].private_routes = {prefix("10.200.0.0/16")};
+  LinkConfig vpn;
+  vpn.name = "vpn1";
+  vpn.kind = LinkKind::wireguard;
+  vpn.interface = "wg0";
+  vpn.table = 104;
+  vpn.fwmark = 0x400;
+  c.links[vpn.name] = vpn;
+  c.link_order.push_back(vpn.name);
+  PolicyConfig p;
+  p.name = "private";
+  p.members = {{"cell1", 1, 1}, {"vpn1", 2, 1}};
+  p.is_private = true;
+  c.policies[p.name] = p;
+  c.policy_order.push_back(p.name);
+  RuleConfig scada;
+  scada.name = "scada";
+  scada.source = prefix("192.168.60.0/24");
+  scada.policy = "private";
+  c.rules.insert(c.rules.begin() + 1, scada);  // voip, scada, lan, router, all
+  return c;
+}
+
+TEST(DesiredState, PrivateGuardDropsPrivateTrafficOnPublicLinesOnly) {
+  auto c = private_config();
+  EXPECT_EQ(private_guard_body(c, false), (std::vector<std::string>{
+      "type filter hook forward priority filter; policy accept;",
+      "oifname != { \"eth1\", \"eth2\", \"wwan0\" } return",  // the tunnel is no public line
+      "ip daddr 10.200.0.0/16 oifname \"wwan0\" return comment \"cell1 private_routes\"",
+      "ip daddr { 10.200.0.0/16 } counter drop comment \"private network\"",
+      // first match wins, as in prerouting: voip's flows are not the private policy's
+      "ct direction original meta l4proto udp th dport { 5060, 10000-20000 } return",
+      "ct direction original ip saddr 192.168.60.0/24 counter drop comment \"rule scada private\""}));
+  // Router-originated: no private rule is local; the private network is still guarded.
+  EXPECT_EQ(private_guard_body(c, true), (std::vector<std::string>{
+      "type filter hook output priority filter; policy accept;",
+      "oifname != { \"eth1\", \"eth2\", \"wwan0\" } return",
+      "ip daddr 10.200.0.0/16 oifname \"wwan0\" return comment \"cell1 private_routes\"",
+      "ip daddr { 10.200.0.0/16 } counter drop comment \"private network\""}));
+
+  auto ks = build_kernel_state(c, sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok()) << ks.error().message;
+  EXPECT_NE(ks->nft.guard.find("\tchain private_guard_forward {\n"), std::string::npos) << ks->nft.guard;
+  EXPECT_NE(ks->nft.guard.find("\tchain private_guard_output {\n"), std::string::npos) << ks->nft.guard;
+  EXPECT_EQ(ks->nft.guard.find("policy_"), std::string::npos) << "the guard stands alone: " << ks->nft.guard;
+  EXPECT_NE(ks->nft.skeleton.find(ks->nft.guard), std::string::npos);
+  // A decision never touches it: it is outside the rewritten chains.
+  Decisions moved = sample_decisions();
+  moved["private"] = PolicyDecision{{{"vpn1", 1}}};
+  auto ks2 = build_kernel_state(c, moved, sample_facts());
+  ASSERT_TRUE(ks2.ok());
+  EXPECT_EQ(ks2->nft.skeleton, ks->nft.skeleton);
+}
+
+TEST(DesiredState, NoGuardWithoutAPrivateNetwork) {
+  EXPECT_TRUE(private_guard_body(sample_config(), false).empty());
+  auto ks = build_kernel_state(sample_config(), sample_decisions(), sample_facts());
+  ASSERT_TRUE(ks.ok());
+  EXPECT_EQ(ks->nft.guard, "");
+}
+
+TEST(DesiredState, PrivateCatchAllGuardsEverythingOnPublicLinesAndStopsThere) {
+  auto c = private_config();
+  c.rules = {c.rules[0], c.rules[1]};
+  RuleConfig all;
+  all.name = "all";
+  all.policy = "private";
+  c.rules.push_back(all);
+  auto out = private_guard_body(c, true);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back(), "ct direction original counter drop comment \"rule all private\"");
+  auto fwd = private_guard_body(c, false);
+  EXPECT_EQ(fwd.back(), "ct direction original counter drop comment \"rule all private\"");
+  EXPECT_EQ(fwd[fwd.size() - 2], "ct direction original ip saddr 192.168.60.0/24 counter drop comment \"rule scada private\"");
+}
+
 TEST(DesiredState, PolicyChainBodies) {
   PolicyConfig p;
   p.last_resort = LastResort::unreachable;

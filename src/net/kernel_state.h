@@ -69,6 +69,10 @@ struct NftState {
   // flushed in the same transaction as the chain rewrite: its link left the
   // rule's policy, so its pins must not come back with the link.
   std::set<std::string> sticky_sets;
+  // The private-traffic guard's chains (also in `skeleton`), as table body
+  // text: what stays loaded after a clean stop with daemon.fail_closed.
+  // Empty when no policy is private and no link has private_routes.
+  std::string guard;
   bool operator==(const NftState&) const = default;
   bool empty() const { return skeleton.empty(); }
   // The whole table as one nft script (the policy chain bodies filled in).

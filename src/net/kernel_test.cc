@@ -301,6 +301,55 @@ TEST_F(KernelTest, AdoptsAPredecessorWithoutDuplicates) {
   EXPECT_EQ(kernel_snapshot(), before);
 }
 
+// The private-traffic guard in the real kernel: a packet to the private
+// network may leave on the line whose private_routes cover it (wan2 here),
+// never on another public line (wan1); it is in place before the first
+// route, and a fail_closed stop leaves it (and only it) behind.
+TEST_F(KernelTest, PrivateGuardDropsPrivateTrafficOnPublicLinesAndOutlivesAFailClosedStop) {
+  config.links["wan2"].kind = LinkKind::cellular;
+  config.links["wan2"].private_routes = {testing::prefix("10.200.0.0/16")};
+  PolicyConfig priv;
+  priv.name = "private";
+  priv.members = {{"wan2", 1, 1}};
+  priv.is_private = true;
+  config.policies[priv.name] = priv;
+  config.policy_order.push_back(priv.name);
+  config.daemon.fail_closed = true;
+  Decisions d = primary;
+  d["private"] = PolicyDecision{{{"wan2", 1}}};
+  ASSERT_TRUE(prog->apply(desired(d)).ok());
+  // Sends one datagram to 10.200.0.5 out of `dev` (SO_BINDTODEVICE); "EPERM" when the guard drops it.
+  auto send_via = [](const std::string& dev) {
+    return sh("python3 -c \"import socket,errno\n"
+              "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+              "s.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,b'" + dev + "')\n"
+              "try:\n s.sendto(b'x',('10.200.0.5',9)); print('sent')\n"
+              "except OSError as e: print(errno.errorcode[e.errno])\"");
+  };
+  ASSERT_EQ(sh("ip route add 10.200.0.0/16 via 198.18.1.1 dev wan1 && ip route add 10.200.0.0/16 via 198.18.2.1 dev wan2 table 55 && echo ok"), "ok\n");
+  EXPECT_EQ(send_via("wan1"), "EPERM\n");  // a public line: dropped
+  EXPECT_EQ(sh("ip rule add from all lookup 55 priority 100 && echo ok"), "ok\n");
+  EXPECT_EQ(send_via("wan2"), "sent\n");   // the private APN covers it
+  auto table = sh("nft list table inet uplinkd");
+  EXPECT_NE(table.find("chain private_guard_output"), std::string::npos) << table;
+  EXPECT_NE(table.find("chain private_guard_forward"), std::string::npos) << table;
+
+  ASSERT_TRUE(prog->remove_all(/*keep_guard=*/true).ok());
+  auto left = sh("nft list table inet uplinkd");
+  EXPECT_NE(left.find("chain private_guard_output"), std::string::npos) << left;
+  EXPECT_EQ(left.find("chain policy_default"), std::string::npos) << left;  // nothing else of ours
+  auto rest = sh("ip rule; ip -6 rule; ip route show table all; ip -6 route show table all");
+  EXPECT_EQ(rest.find("proto 85"), std::string::npos) << rest;
+  EXPECT_EQ(send_via("wan1"), "EPERM\n");  // still dropped while uplinkd is not running
+
+  // The next start replaces the guard-only table atomically, and a normal stop removes it.
+  Programmer next(*nl, *nft, time);
+  ASSERT_TRUE(next.apply(desired(d)).ok());
+  EXPECT_NE(sh("nft list table inet uplinkd").find("chain policy_default"), std::string::npos);
+  ASSERT_TRUE(next.remove_all().ok());
+  EXPECT_EQ(sh("nft list tables"), "");
+}
+
 // Inserts one UDP conntrack entry 10.0.0.1:sport -> 10.0.0.2:53 with a ct mark.
 bool insert_ct(nfct_handle* h, uint16_t sport, uint32_t mark) {
   nf_conntrack* ct = nfct_new();

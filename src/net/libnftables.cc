@@ -19,9 +19,10 @@ Result<std::unique_ptr<LibNftables>> LibNftables::open() {
   nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
   if (!ctx) return make_error("nftables: cannot create a libnftables context");
   nft_ctx_buffer_output(ctx);
-  // Listings without set elements: the sticky sets change with traffic, the
-  // programmer compares listings to detect edits of the table's structure.
-  nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_TERSE);
+  // Listings without set elements or counters: the sticky sets and the guard's
+  // counters change with traffic, the programmer compares listings to detect
+  // edits of the table's structure.
+  nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_TERSE | NFT_CTX_OUTPUT_STATELESS);
   nft_ctx_buffer_error(ctx);
   return std::unique_ptr<LibNftables>(new LibNftables(ctx));
 }

@@ -157,6 +157,11 @@ Result<void> Programmer::write_diff(const KernelState& from, const KernelState& 
     if (r) log()->info("{}: {}", what, obj);
     else errors.push_back(r.error().message);
   };
+  // First programming (nothing of ours in the kernel): the table first, so the
+  // private-traffic guard is in place before any route can carry traffic.
+  bool nft_first = from.nft.empty() && !to.nft.guard.empty();
+  if (nft_first)
+    if (auto ok = write_nft(from.nft, to.nft); !ok) errors.push_back(ok.error().message);
   // Routes: one per key; add() replaces in place, so a gateway change has no gap.
   for (const auto& r : to.routes)
     if (std::find(from.routes.begin(), from.routes.end(), r) == from.routes.end())
@@ -176,7 +181,8 @@ Result<void> Programmer::write_diff(const KernelState& from, const KernelState& 
     if (want.count(r) && seen.insert(r).second) continue;
     attempt(netlink_.delete_rule(r), "rule removed", r.to_string());
   }
-  if (auto ok = write_nft(from.nft, to.nft); !ok) errors.insert(errors.begin(), ok.error().message);
+  if (!nft_first)
+    if (auto ok = write_nft(from.nft, to.nft); !ok) errors.insert(errors.begin(), ok.error().message);
   if (errors.empty()) return {};
   return make_error(errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
 }
@@ -239,7 +245,8 @@ bool Programmer::refresh_listing() {
   return false;
 }
 
-Result<void> Programmer::remove_all() {
+Result<void> Programmer::remove_all(bool keep_guard) {
+  std::string guard = keep_guard && desired_ ? desired_->nft.guard : "";
   retry_timer_->cancel();
   debounce_timer_->cancel();
   verify_timer_->cancel();
@@ -264,10 +271,12 @@ Result<void> Programmer::remove_all() {
   } else {
     errors.push_back(rules.error().message);
   }
-  if (auto ok = nft_.run("table " + kTable + " {}\ndelete table " + kTable + "\n"); !ok)
-    errors.push_back(ok.error().message);
+  std::string script = "table " + kTable + " {}\ndelete table " + kTable + "\n";
+  if (!guard.empty()) script += "table " + kTable + " {\n" + guard + "}\n";
+  if (auto ok = nft_.run(script); !ok) errors.push_back(ok.error().message);
   if (errors.empty()) {
-    log()->info("removed all routes, rules and the nft table uplinkd owned");
+    log()->info("removed all routes, rules and the nft table uplinkd owned{}",
+                guard.empty() ? "" : " but the private-traffic guard (daemon.fail_closed)");
     return {};
   }
   std::string msg = "cleanup incomplete (" + std::to_string(errors.size()) + " errors), first: " + errors.front();

@@ -16,7 +16,8 @@
 //                   routes or rules or NftChangeMonitor says someone touched
 //                   our table (debounced), periodically as a safety net, and
 //                   as the retry after a failure, with exponential backoff.
-//   remove_all()    on stop: delete every route, rule and the nft table we own.
+//   remove_all()    on stop: delete every route, rule and the nft table we own
+//                   (with fail_closed: all but the private-traffic guard).
 //
 // Owners: `apply()` takes routing's desired state; other modules set theirs
 // through KernelObjects (kernel_objects.h). The kernel is programmed with the
@@ -58,8 +59,10 @@ class Programmer {
   // Someone changed routes/rules or our nft table: sync after the debounce delay.
   void schedule_sync();
   // Deletes everything we own (read back from the kernel, so also what a
-  // predecessor left) and stops all timers.
-  Result<void> remove_all();
+  // predecessor left) and stops all timers. `keep_guard` (daemon.fail_closed):
+  // the table is replaced by the private-traffic guard alone, in the same
+  // transaction, so private traffic stays dropped while uplinkd is not running.
+  Result<void> remove_all(bool keep_guard = false);
 
   const std::optional<KernelState>& desired() const { return desired_; }
   int syncs() const { return syncs_; }

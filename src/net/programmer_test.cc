@@ -237,6 +237,35 @@ TEST_F(ProgrammerTest, RemoveAllRestoresTheKernelExactly) {
   EXPECT_EQ(time.pending(), 0u);  // no timer left behind
 }
 
+// A private network: the guard goes in before any route on the first
+// programming, and a fail_closed stop leaves exactly the guard behind.
+TEST_F(ProgrammerTest, PrivateGuardFirstAndAloneAfterAFailClosedStop) {
+  config.links["cell1"].private_routes = {testing::prefix("10.200.0.0/16")};
+  auto ks = desired(primary);
+  ASSERT_FALSE(ks.nft.guard.empty());
+  size_t owned_routes_at_first_nft = 99;
+  nft.on_run = [&] {
+    if (owned_routes_at_first_nft == 99) owned_routes_at_first_nft = nl.owned_routes().size();
+  };
+  ASSERT_TRUE(prog.apply(ks).ok());
+  EXPECT_EQ(owned_routes_at_first_nft, 0u);
+  expect_kernel_equals(ks);
+
+  ASSERT_TRUE(prog.remove_all(/*keep_guard=*/true).ok());
+  EXPECT_TRUE(nl.owned_routes().empty());
+  EXPECT_TRUE(nl.owned_rules().empty());
+  ASSERT_TRUE(nft.table.has_value());
+  EXPECT_EQ(*nft.table, "table inet uplinkd {\n" + ks.nft.guard + "}\n");
+  EXPECT_EQ(nft.scripts.back().find("delete table inet uplinkd\ntable inet uplinkd {\n"),
+            std::string("table inet uplinkd {}\n").size());  // one transaction: never without the guard
+}
+
+TEST_F(ProgrammerTest, FailClosedWithoutAPrivateNetworkRemovesEverything) {
+  ASSERT_TRUE(prog.apply(desired(primary)).ok());
+  ASSERT_TRUE(prog.remove_all(/*keep_guard=*/true).ok());
+  EXPECT_FALSE(nft.table.has_value());
+}
+
 // Another module's objects (a tunnel's route and rule, through KernelObjects):
 // programmed with routing's, kept by routing's applies and by a sync, removed
 // when the owner releases them; a protocol-85 route that no owner desires

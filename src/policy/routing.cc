@@ -56,7 +56,7 @@ Result<void> Routing::stop() {
   started_ = false;
   monitor_.stop();
   refresh_timer_->cancel();
-  return programmer_.remove_all();
+  return programmer_.remove_all(config_.daemon.fail_closed);
 }
 
 Result<void> Routing::apply_config(const Config& config) {

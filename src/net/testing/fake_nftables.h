@@ -4,6 +4,7 @@
 // table inet uplinkd" / the table text), "flush chain inet uplinkd C",
 // "add rule inet uplinkd C ..." and "flush set inet uplinkd S". Anything else is an error, so a test fails
 // if the Programmer starts emitting something new.
+#include <functional>
 #include <sstream>
 
 #include "net/kernel_state.h"
@@ -18,8 +19,10 @@ class FakeNftables final : public Nftables {
   std::vector<std::string> scripts;  // every script run, in order
   std::vector<std::string> flushed_sets;  // "flush set" commands, in order
   bool fail_next = false;
+  std::function<void()> on_run;  // called first in every run (tests observe the order of writes)
 
   Result<void> run(const std::string& script) override {
+    if (on_run) on_run();
     scripts.push_back(script);
     if (fail_next) {
       fail_next = false;
