@@ -253,15 +253,25 @@ router_refused || fail "the router's own private datagram was not refused"
 no_leaks "every private path down"
 
 # ---- 5. kill -9 in the middle of a failover: the guard stays ------------------------
-"$LAB" fault --prefix "$P" eth2 clear >/dev/null
-sleep 0.7  # wan2's probes start succeeding: uplinkd is mid-way to bringing it up
+"$LAB" fault --prefix "$P" eth2 clear >/dev/null  # the VPN's underlay returns: private is failing over to vpn1
+sleep 0.7
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=""
 guard_loaded || fail "the guard is gone after kill -9"
-unanswered || fail "private traffic answered while uplinkd is dead and every private path is down"
-router_refused || fail "the router's own private datagram was not refused while uplinkd is dead"
+# Whatever the kernel holds now (the VPN or the last resort), nothing leaves in clear.
+ip netns exec "$P-lan" ping -n -q -c 20 -i 0.01 -W 1 10.200.0.1 >/dev/null 2>&1
 no_leaks "after kill -9"
+# Even with uplinkd's rules gone too (someone's `ip rule flush`), the main
+# table's plain default (via eth1) cannot carry private traffic in clear.
+for fam in -4 -6; do
+  for pref in $(ip -n "$P-router" "$fam" rule show | awk -F: '/proto 85/ {print $1}'); do
+    ip -n "$P-router" "$fam" rule del pref "$pref"
+  done
+done
+unanswered || fail "private traffic answered with uplinkd dead and its rules gone"
+router_refused || fail "the router's own private datagram was not refused with uplinkd dead and its rules gone"
+no_leaks "after kill -9 and a rule flush"
 
 # ---- 6. restart (adopts), restore, failback with hysteresis --------------------------
 start_daemon uplinkd-2.log || exit 1
@@ -279,7 +289,7 @@ stop_pid "$DAEMON_PID"
 DAEMON_PID=""
 guard_loaded || fail "fail_closed: the guard did not stay after a clean stop"
 ip netns exec "$P-router" nft list table inet uplinkd | grep -q "chain policy_" && fail "fail_closed: more than the guard stayed"
-[ -z "$(ip -n "$P-router" rule show protocol 85)" ] || fail "fail_closed: uplinkd's rules stayed"
+ip -n "$P-router" rule show | grep -q "proto 85" && fail "fail_closed: uplinkd's rules stayed"
 # The main table's plain default route (via eth1) would carry it: the guard drops it.
 "$LAB" fault --prefix "$P" wwan0 blackhole >/dev/null
 unanswered || fail "fail_closed: private traffic answered with uplinkd stopped and the APN down"

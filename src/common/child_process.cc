@@ -1,5 +1,7 @@
 #include "common/child_process.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -109,7 +111,16 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(boost::asio::io_contex
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
   // dup2 onto the same number clears close-on-exec (glibc >= 2.29).
-  for (auto [parent, child] : spec.fds) posix_spawn_file_actions_adddup2(&fa, parent, child);
+  int first_free = 3;
+  for (auto [parent, child] : spec.fds) {
+    posix_spawn_file_actions_adddup2(&fa, parent, child);
+    first_free = std::max(first_free, child + 1);
+  }
+  // Nothing else of ours reaches the child: not every descriptor is
+  // close-on-exec (asio opens its sockets without SOCK_CLOEXEC), and a child
+  // that outlives uplinkd (a wireguard-go after kill -9) holding the control
+  // socket's listening descriptor would make the next start refuse to run.
+  posix_spawn_file_actions_addclosefrom_np(&fa, first_free);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;

@@ -43,7 +43,7 @@ struct SpawnSpec {
   std::vector<std::string> args;        // argv[1..]; argv[0] is path
   std::optional<std::vector<std::string>> env;  // nullopt: inherit
   // {parent_fd, child_fd}: parent_fd is dup2'ed onto child_fd in the child;
-  // every other descriptor of ours is close-on-exec and stays behind.
+  // every other descriptor of ours stays behind (closed in the child, close-on-exec or not).
   std::vector<std::pair<int, int>> fds;
   bool own_process_group = true;        // signal_group() reaches its children too
 };
