@@ -4,7 +4,7 @@
 // a packet: a failover is one flow with segments 198.18.1.2 -> 198.18.2.2.
 // Prints JSON on SIGUSR1 (and keeps going) and on SIGINT/SIGTERM (then exits):
 //   {"port":P,"packets":N,"foreign":F,
-//    "flows":{"ID":{"packets":n,"max_gap_ns":g,"segments":[{"src":"198.18.1.2","packets":n,
+//    "flows":{"ID":{"packets":n,"max_gap_ns":g,"gap_from_ns":t,"gap_to_ns":t,"segments":[{"src":"198.18.1.2","packets":n,
 //             "first_seq":s,"last_seq":s,"first_ns":t,"last_ns":t}]}},
 //    "by_source":{"198.18.1.2":{"packets":n,"flows":f}}}     flows: counted by their first source
 // Times are the kernel's CLOCK_REALTIME receive stamps (SO_TIMESTAMPNS), so
@@ -38,6 +38,7 @@ struct Segment {
 struct Flow {
   uint64_t packets = 0;
   int64_t max_gap_ns = 0;
+  int64_t gap_from_ns = 0, gap_to_ns = 0;  // the longest gap: last packet before it, first after it
   std::vector<Segment> segments;
 };
 
@@ -54,7 +55,11 @@ void record(Totals& t, const FlowHeader& h, const std::string& src, int64_t now)
   Segment& s = f.segments.back();
   if (f.packets) {
     int64_t last = s.packets ? s.last_ns : f.segments[f.segments.size() - 2].last_ns;
-    f.max_gap_ns = std::max(f.max_gap_ns, now - last);
+    if (now - last > f.max_gap_ns) {
+      f.max_gap_ns = now - last;
+      f.gap_from_ns = last;
+      f.gap_to_ns = now;
+    }
   }
   ++f.packets;
   ++s.packets;
@@ -76,7 +81,9 @@ void dump(uint16_t port, const Totals& t) {
     }
     auto& first = by_source[f.segments.front().src];
     first["flows"] = first["flows"].get<int>() + 1;
-    flows[std::to_string(id)] = {{"packets", f.packets}, {"max_gap_ns", f.max_gap_ns}, {"segments", segs}};
+    flows[std::to_string(id)] = {{"packets", f.packets},         {"max_gap_ns", f.max_gap_ns},
+                                 {"gap_from_ns", f.gap_from_ns},  {"gap_to_ns", f.gap_to_ns},
+                                 {"segments", segs}};
   }
   nlohmann::json out = {{"port", port},   {"packets", t.packets}, {"foreign", t.foreign},
                         {"flows", flows}, {"by_source", by_source}};
