@@ -2,9 +2,13 @@
 # The AIoT story, end to end in the network-namespace lab:
 #   a sensor stream goes into the anomaly plugin, an anomaly fires while every
 #   WAN is cut, the alarm waits durably in uplinkd's queue, and the alarm
-#   reaches the MQTT broker in core when a line returns.
-# (The private path - private APN / WireGuard for the alarm - is not part of
-# it yet: those modules do not exist in the daemon.)
+#   reaches the MQTT broker in core when a line returns; all along, the
+#   private network (10.200.0.0/16, policy `private`, private = true: only the
+#   private APN on cell1 reaches it) is never reached in clear on a public
+#   line: leak-watch (netns-tests/tools/leak-watch) counts every frame with a
+#   private address on eth1, eth2 and wwan1 for the whole story, while the LAN
+#   keeps trying to reach 10.200.0.1. (The VPN half of the private path needs
+#   `uplink-lab up --vpn`: netns-tests/tests/private_path_test.sh.)
 #
 #   scripts/demo-aiot.sh                                   build, then its own lab and uplinkd
 #   DEMO_SKIP_BUILD=1 BUILD_DIR=build scripts/demo-aiot.sh reuse a build
@@ -65,7 +69,9 @@ done
 [ -x "$SIM" ] || skip "$SIM is missing"
 
 MY=$(mktemp -d /tmp/uplink-aiot.XXXXXX)
-MOSQ_PID="" SUB_PID="" SIM_PID="" DAEMON_PID="" EVENTS_PID="" PRINTER_PID="" LAB_UP=0
+MOSQ_PID="" SUB_PID="" SIM_PID="" DAEMON_PID="" EVENTS_PID="" PRINTER_PID="" LAB_UP=0 SCADA_PID=""
+WATCH_PIDS=()
+PUBLIC_LINES=(eth1 eth2 wwan1)
 MISSED=()
 
 # The lab's paths in config/lab-aiot.toml, moved into this run's directories.
@@ -105,6 +111,8 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   stop_pid "$SIM_PID"
+  stop_pid "$SCADA_PID"
+  for pid in "${WATCH_PIDS[@]}"; do stop_pid "$pid"; done
   stop_pid "$EVENTS_PID"
   if [ -n "$PRINTER_PID" ]; then
     await_exit "$PRINTER_PID" 2 || stop_pid "$PRINTER_PID"
@@ -193,6 +201,29 @@ if [ "$ATTACH" = 0 ]; then
   LAB_UP=1
   "$LAB" up
 fi
+
+say "AIoT: leak-watch on the public lines (${PUBLIC_LINES[*]}), and the LAN polling the private network (10.200.0.1, 5/s)"
+for l in "${PUBLIC_LINES[@]}"; do
+  # `ip netns exec` execs leak-watch: its own PID.
+  ip netns exec "$PREFIX-wire-$l" "$ROOT/netns-tests/tools/leak-watch" --out "$MY/leak-$l.json" --net 10.200.0.0/16 r \
+    >"$MY/leak-$l.log" 2>&1 &
+  WATCH_PIDS+=($!)
+done
+ip netns exec "$PREFIX-lan" ping -n -q -i 0.2 10.200.0.1 >"$MY/scada.log" 2>&1 &
+SCADA_PID=$!
+# Frames with a private address seen in clear on the public lines so far.
+leaks_in_clear() {
+  python3 - "$MY" "${PUBLIC_LINES[@]}" <<'PY'
+import json, sys
+total = 0
+for line in sys.argv[2:]:
+    try:
+        total += json.load(open(f"{sys.argv[1]}/leak-{line}.json"))["leaks"]
+    except (OSError, ValueError):
+        pass
+print(total)
+PY
+}
 
 say "AIoT: MQTT broker in core (mosquitto on $BROKER_IP:$BROKER_PORT) and a subscriber to every topic"
 "$LAB" exec core -- ip addr replace "$BROKER_IP/32" dev lo
@@ -368,6 +399,15 @@ fi
 echo "  $(summary)"
 wait_for 5 '[ "$(alarm_depth)" = 0 ]' || true
 ctl queue | indent || true
+
+step "AIoT: the private path was never in clear (policy private, private = true)"
+stop_pid "$SCADA_PID"
+SCADA_PID=""
+sleep 0.3  # leak-watch saves every 200 ms
+N=$(leaks_in_clear)
+echo "  the LAN's pings to 10.200.0.1 during the story: $(grep -o '[0-9]* packets transmitted, [0-9]* received' "$MY/scada.log" || echo '?')"
+echo "  private frames in clear on ${PUBLIC_LINES[*]} during the whole story: $N"
+[ "$N" = 0 ] || missed "$N frames with a 10.200.0.0/16 address left in clear on a public line"
 
 say "AIoT: everything the broker received (subscriber in core)"
 show_broker_line 200 <"$MY/broker.log"

@@ -46,7 +46,9 @@ Result<void> LibNftables::check(const std::string& script) {
 }
 
 Result<std::optional<std::string>> LibNftables::list_table() {
-  std::string cmd = std::string("list table inet ") + kNftTable;
+  // (appended, not `std::string(...) + kNftTable`: GCC 12 warns a false -Warray-bounds on that)
+  std::string cmd = "list table inet ";
+  cmd += kNftTable;
   int rc = nft_run_cmd_from_buffer(ctx_, cmd.c_str());
   std::string out = nft_ctx_get_output_buffer(ctx_);
   std::string err = nft_ctx_get_error_buffer(ctx_);

@@ -38,7 +38,7 @@ TEST(WgKeys, WrongLengthAlphabetAndPaddingAreRefused) {
   EXPECT_TRUE(check_wg_key(bad));
   EXPECT_FALSE(decode_wg_key(bad));
   EXPECT_FALSE(check_wg_key(kPriv));
-  EXPECT_FALSE(check_wg_key(std::string(43, 'A') + "="));
+  EXPECT_FALSE(check_wg_key(std::string(43, 'A').append("=")));
 }
 
 TEST(WgEndpoint, NumericOnly) {
