@@ -279,7 +279,7 @@ TEST_F(TunnelModuleTest, WireguardGoCrashRaisesHardSignalAndRestartsWithBackoff)
   EXPECT_NE(std::find(events.begin(), events.end(), "wireguard_go_exited"), events.end());
   // Routes went with the device; the rule stays.
   EXPECT_TRUE(owned()->routes.empty());
-  EXPECT_EQ(owned()->rules.size(), 2u);
+  EXPECT_EQ(owned()->rules.size(), 4u);  // lookup + stale-source blackhole, v4 + v6
   // Restart after the initial backoff (1s), not before.
   time.advance(999ms);
   EXPECT_EQ(launcher.started.size(), 1u);
