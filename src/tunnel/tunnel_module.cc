@@ -15,8 +15,6 @@ namespace uplink {
 namespace {
 constexpr const char* kOwner = "tunnel";
 constexpr const char* kSignalDevice = "tunnel_device";
-// The stale-source blackhole rule sits this far after the tunnel's lookup rule (program()).
-constexpr uint32_t kStaleSourceOffset = 50;
 constexpr const char* kSignalStall = "tunnel_stall";
 
 std::string owner_of(const std::string& tunnel) { return "tunnel:" + tunnel; }
@@ -469,19 +467,6 @@ void TunnelModule::program(Tunnel& t) {
     // No active underlay: the tunnel's UDP goes nowhere rather than through main.
     r.action = table ? RuleAction::lookup : RuleAction::unreachable;
     r.table = table.value_or(0);
-    o.rules.push_back(r);
-    if (!table) continue;
-    // WireGuard sends with a sticky source: the address *and interface* a
-    // peer's packet last arrived on (IP_PKTINFO). After a move, one packet
-    // from the peer to our old address re-sticks the old line; its lookup
-    // then misses the underlay's table (wrong interface) and would fall
-    // through to the old line's own rules, keeping the tunnel there. A
-    // blackhole right after makes that send fail with EINVAL, on which
-    // WireGuard (kernel and wireguard-go) clears the source and resends
-    // through the underlay's table.
-    r.priority = prio + kStaleSourceOffset;
-    r.action = RuleAction::blackhole;
-    r.table = 0;
     o.rules.push_back(r);
   }
   if (t.ifindex && !t.link.empty()) {

@@ -11,9 +11,7 @@
 //     a device of that name already serving its socket at start: adopted (configured, not spawned)
 //
 //   Underlay: PolicyEvent/PolicyActive of the tunnel's `underlay` policy
-//     --> rule "fwmark <tunnel mark>/~fwmark_mask lookup <active link's table>" (KernelObjects "tunnel:NAME"),
-//         then "fwmark ... blackhole": a send still pinned to the old line by WireGuard's sticky
-//         source fails (EINVAL), and WireGuard resends through the underlay
+//     --> rule "fwmark <tunnel mark>/~fwmark_mask lookup <active link's table>" (KernelObjects "tunnel:NAME")
 //     --> on a move: endpoints re-sent over UAPI (update_only), one packet into the tunnel
 //
 //   Kernel objects (owner "tunnel:NAME"): that rule (v4 + v6) and routes for the

@@ -198,20 +198,12 @@ TEST_F(TunnelModuleTest, StartsWireguardGoConfiguresAndBringsUp) {
   // Kernel objects: the mark's rule into wan1's table, the allowed IPs in the tunnel link's table.
   const OwnedObjects* o = owned();
   ASSERT_NE(o, nullptr);
-  ASSERT_EQ(o->rules.size(), 4u);  // (lookup + stale-source blackhole) x (v4 + v6)
+  ASSERT_EQ(o->rules.size(), 2u);  // v4 + v6
   EXPECT_EQ(o->rules[0].fwmark, 0x10000u);
   EXPECT_EQ(o->rules[0].fwmask, ~0xff00u);
   EXPECT_EQ(o->rules[0].table, 101u);
   EXPECT_EQ(o->rules[0].action, RuleAction::lookup);
   EXPECT_LT(o->rules[0].priority, 10000u);
-  // A send pinned to another line (WireGuard's sticky source after the peer
-  // wrote to our old address) misses the table and meets the blackhole: EINVAL,
-  // WireGuard clears the source and resends through the underlay.
-  EXPECT_EQ(o->rules[1].fwmark, 0x10000u);
-  EXPECT_EQ(o->rules[1].fwmask, ~0xff00u);
-  EXPECT_EQ(o->rules[1].action, RuleAction::blackhole);
-  EXPECT_GT(o->rules[1].priority, o->rules[0].priority);
-  EXPECT_LT(o->rules[1].priority, 10000u);
   ASSERT_EQ(o->routes.size(), 1u);
   EXPECT_EQ(o->routes[0].table, 103u);
   EXPECT_EQ(o->routes[0].dst.to_string(), "10.200.0.0/16");
@@ -261,7 +253,6 @@ TEST_F(TunnelModuleTest, UnderlayFollowsThePolicy) {
   // Last resort: nothing active -> the tunnel's UDP is unreachable, not leaked through main.
   h.bus.publish(PolicyActive{"default", {}});
   EXPECT_EQ(owned()->rules[0].action, RuleAction::unreachable);
-  EXPECT_EQ(owned()->rules.size(), 2u);  // no blackhole needed behind an unreachable
   EXPECT_EQ(uapi.sets.size(), 2u);
   h.bus.publish(PolicyActive{"default", {"wan1"}});
   EXPECT_EQ(rule_table(), 101u);
@@ -279,7 +270,7 @@ TEST_F(TunnelModuleTest, WireguardGoCrashRaisesHardSignalAndRestartsWithBackoff)
   EXPECT_NE(std::find(events.begin(), events.end(), "wireguard_go_exited"), events.end());
   // Routes went with the device; the rule stays.
   EXPECT_TRUE(owned()->routes.empty());
-  EXPECT_EQ(owned()->rules.size(), 4u);  // lookup + stale-source blackhole, v4 + v6
+  EXPECT_EQ(owned()->rules.size(), 2u);
   // Restart after the initial backoff (1s), not before.
   time.advance(999ms);
   EXPECT_EQ(launcher.started.size(), 1u);
