@@ -15,10 +15,9 @@
 set -uo pipefail
 SRC=${1:?usage: cellular_lab_test.sh SOURCE_DIR BUILD_DIR}
 BUILD=${2:?usage: cellular_lab_test.sh SOURCE_DIR BUILD_DIR}
-if [ "$(id -u)" -ne 0 ]; then echo "cellular_lab_test: FAIL: needs root (network namespaces)"; exit 1; fi
-for b in uplinkd uplinkctl uplink-lab; do
-  [ -x "$BUILD/bin/$b" ] || { echo "cellular_lab_test: FAIL: $BUILD/bin/$b not built"; exit 1; }
-done
+FAILED=0
+. "$(dirname "$0")/test_lib.sh"
+need_lab cellular_lab_test
 
 P="cl$$"
 T=$(mktemp -d /tmp/uplink-cellular-test.XXXXXX)
@@ -26,10 +25,8 @@ LAB="$BUILD/bin/uplink-lab"
 FAKE="$SRC/netns-tests/tools/fake-mm"
 SECRET="pw-$RANDOM-$RANDOM-never-shown"
 BUS_PID="" SERVE_PID="" DAEMON_PID=""
-FAILED=0
 export UPLINK_LAB_OWNER=$$
 
-. "$(dirname "$0")/test_lib.sh"
 cleanup() {
   set +e
   stop_pid "$DAEMON_PID"
@@ -42,18 +39,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ctl() { "$BUILD/bin/uplinkctl" --socket "$T/uplinkd.sock" "$@"; }
 mm() { "$FAKE" ctl --control "$T/mm.sock" "$@"; }
 modem_field() {  # LINK JQ-PATH: one field of `uplinkctl modems --json`
   ctl modems --json | python3 -c "import json,sys; d={m['link']:m for m in json.load(sys.stdin)['modems']}; v=d['$1']
 for k in '$2'.split('.'): v=v[k] if v is not None else None
 print(v)"
 }
-link_field() {  # LINK FIELD of `uplinkctl status --json`
-  ctl status --json | python3 -c "import json,sys; print([l for l in json.load(sys.stdin)['links'] if l['name']=='$1'][0]['$2'])"
-}
-is() { [ "$("$1" "$2" "$3")" = "$4" ]; }          # is link_field cell1 state up
-active() { [ "$(ctl status --json | python3 -c "import json,sys; print(','.join([p for p in json.load(sys.stdin)['policies'] if p['name']=='default'][0]['active']))")" = "$1" ]; }
 rx() { ip -n "$P-$1" -j -s link show cpe | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['stats64']['rx']['packets'])"; }
 # carried_by ISP: 200 LAN pings go out on that ISP's line (its counter grows by
 # at least 190; every other cellular/ethernet line by less than the probes' share).
@@ -198,7 +189,7 @@ wait_for 20 "cell1 bearer connected" is modem_field cell1 phase connected
 wait_for 20 "cell2 bearer connected" is modem_field cell2 phase connected
 wait_for "$RECOVER" "cell1 up" is link_field cell1 state up
 wait_for "$RECOVER" "cell2 up" is link_field cell2 state up
-wait_for 5 "policy default on cell1" active cell1
+wait_for 5 "policy default on cell1" active default cell1
 ip -n "$P-router" -4 addr show wwan0 | grep -q "198.18.3.2/24" || fail "wwan0 has no bearer address"
 ip -n "$P-router" -4 addr show wwan1 | grep -q "198.18.4.2/24" || fail "wwan1 has no bearer address"
 ip -n "$P-router" link show wwan0 | grep -q "mtu 1430" || fail "wwan0's MTU is not the bearer's 1430"
@@ -211,10 +202,10 @@ wait_for 5 "LAN traffic on isp-cell1" carried_by isp-cell1
 mm set-delay m1 connect 40 >/dev/null
 mm drop-bearer m1 >/dev/null
 wait_for 3 "cell1 down with reason bearer_disconnected" is link_field cell1 reason bearer_disconnected
-wait_for 3 "policy default moved to cell2" active cell2
+wait_for 3 "policy default moved to cell2" active default cell2
 wait_for 5 "LAN traffic on isp-cell2" carried_by isp-cell2
 wait_for $((RECOVER + 8)) "cell1 reconnected and up" is link_field cell1 state up
-wait_for 5 "policy default back on cell1" active cell1
+wait_for 5 "policy default back on cell1" active default cell1
 event_seen bearer_dropped cell1 || fail "no bearer_dropped event"
 # The policy change names its cause: cell1 going down.
 events=$(ctl events --json)
@@ -277,14 +268,14 @@ SERVE_PID=""
 wait_for 5 "cell1 down (modem_manager_unavailable)" is link_field cell1 reason modem_manager_unavailable
 wait_for 5 "cell2 down (modem_manager_unavailable)" is link_field cell2 reason modem_manager_unavailable
 [ "$(link_field wan1 state)" = up ] || fail "wan1 is not up while ModemManager is away"
-wait_for 5 "policy default on wan1" active wan1
+wait_for 5 "policy default on wan1" active default wan1
 wait_for 5 "LAN traffic on isp-eth" carried_by isp-eth
 ip -n "$P-router" -4 addr show wwan0 | grep -q "198.18.3.2" && fail "wwan0 kept its address without ModemManager"
 start_fake || exit 1
 wait_for 20 "cell1 connected after the restart" is modem_field cell1 phase connected
 wait_for 20 "cell2 connected after the restart" is modem_field cell2 phase connected
 wait_for "$RECOVER" "cell1 up after the restart" is link_field cell1 state up
-wait_for 5 "policy default back on cell1" active cell1
+wait_for 5 "policy default back on cell1" active default cell1
 
 # ---- 9. the APN password is nowhere ---------------------------------------------
 for what in "config show" "status --json" "modems --json" "events --json" "link show cell1 --json" "metrics"; do

@@ -21,10 +21,9 @@
 set -uo pipefail
 SRC=${1:?usage: private_path_test.sh SOURCE_DIR BUILD_DIR}
 BUILD=${2:?usage: private_path_test.sh SOURCE_DIR BUILD_DIR}
-if [ "$(id -u)" -ne 0 ]; then echo "private_path_test: FAIL: needs root (network namespaces)"; exit 1; fi
-for b in uplinkd uplinkctl uplink-lab; do
-  [ -x "$BUILD/bin/$b" ] || { echo "private_path_test: FAIL: $BUILD/bin/$b not built"; exit 1; }
-done
+FAILED=0
+. "$(dirname "$0")/test_lib.sh"
+need_lab private_path_test
 
 P="pp$$"
 T=$(mktemp -d /tmp/uplink-private-test.XXXXXX)
@@ -33,10 +32,8 @@ WATCH="$SRC/netns-tests/tools/leak-watch"
 DAEMON_PID=""
 WATCH_PIDS=()
 PUBLIC_LINES=(eth1 eth2 wwan1)
-FAILED=0
 export UPLINK_LAB_OWNER=$$
 
-. "$(dirname "$0")/test_lib.sh"
 cleanup() {
   set +e
   stop_pid "$DAEMON_PID"
@@ -48,14 +45,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ctl() { "$BUILD/bin/uplinkctl" --socket "$T/uplinkd.sock" "$@"; }
-link_field() {  # LINK FIELD of `uplinkctl status --json`
-  ctl status --json | python3 -c "import json,sys; print([l for l in json.load(sys.stdin)['links'] if l['name']=='$1'][0]['$2'])"
-}
-is() { [ "$("$1" "$2" "$3")" = "$4" ]; }
-active() {  # POLICY LINKS: the policy's active links, comma-separated
-  [ "$(ctl status --json | python3 -c "import json,sys; print(','.join([p for p in json.load(sys.stdin)['policies'] if p['name']=='$1'][0]['active']))")" = "$2" ]
-}
 rx() { ip -n "$P-private" -j -s link show "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['stats64']['rx']['packets'])"; }
 # reaches VIA: 40 LAN pings to 10.200.0.1 are answered (>= 36) and arrive at the
 # private network by VIA (apn: the private APN; vpn: the hub).

@@ -22,3 +22,20 @@ wait_for() {
   done
   log "ok: $what ($((SECONDS - start))s)"
 }
+# need_lab NAME: root, and uplinkd, uplinkctl, uplink-lab built in $BUILD; else NAME: FAIL and exit 1.
+need_lab() {
+  local b
+  if [ "$(id -u)" -ne 0 ]; then echo "$1: FAIL: needs root (network namespaces)"; exit 1; fi
+  for b in uplinkd uplinkctl uplink-lab; do
+    [ -x "$BUILD/bin/$b" ] || { echo "$1: FAIL: $BUILD/bin/$b not built"; exit 1; }
+  done
+}
+# uplinkd of the test, on $T/uplinkd.sock.
+ctl() { "$BUILD/bin/uplinkctl" --socket "$T/uplinkd.sock" "$@"; }
+link_field() {  # LINK FIELD of `uplinkctl status --json`
+  ctl status --json | python3 -c "import json,sys; print([l for l in json.load(sys.stdin)['links'] if l['name']=='$1'][0]['$2'])"
+}
+is() { [ "$("$1" "$2" "$3")" = "$4" ]; }  # is link_field cell1 state up
+active() {  # POLICY LINKS: the policy's active links are LINKS (comma-separated)
+  [ "$(ctl status --json | python3 -c "import json,sys; print(','.join([p for p in json.load(sys.stdin)['policies'] if p['name']=='$1'][0]['active']))")" = "$2" ]
+}
