@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian 12 machine: installs dependencies, builds
-# twice (release with scenario tests; ASan+UBSan for the unit tests), runs all.
+# twice (release with scenario tests; ASan+UBSan for the unit tests, compiled
+# at nice 19 while the scenario suite runs), runs all.
 #   scripts/test.sh            everything (needs root for the netns scenario tests)
 #   scripts/test.sh --unit     unit tests only (normal + sanitizer build)
 #   scripts/test.sh --no-asan  skip the sanitizer build
@@ -44,10 +45,12 @@ phase() { echo "-- $1 done at +$((SECONDS - T0))s"; }
 
 RESULTS=$(mktemp -d /tmp/uplink-test.XXXXXX)
 HOG_PIDS=()
+ASAN_PID=""  # the background sanitizer build: its own session, stopped as a group
 cleanup() {
   local pid
   set +e
   for pid in "${HOG_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  [ -n "$ASAN_PID" ] && { kill -- "-$ASAN_PID" 2>/dev/null; wait "$ASAN_PID" 2>/dev/null; }
   rm -rf "$RESULTS"
 }
 trap cleanup EXIT
@@ -134,16 +137,31 @@ ninja -C "$BUILD" -j "$JOBS"
 phase "build"
 
 status=0
-if [ "$ASAN" = 1 ]; then
-  echo "== build ($ASAN_BUILD, AddressSanitizer + UndefinedBehaviorSanitizer)"
-  cmake -S . -B "$ASAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DUPLINK_SANITIZE=ON >/dev/null
-  # Only what the unit tests need: each unit test is named after its executable.
-  mapfile -t unit_targets < <(ctest --test-dir "$ASAN_BUILD" -L unit -N | sed -n 's/^ *Test *#[0-9]*: //p')
-  ninja -C "$ASAN_BUILD" -j "$JOBS" "${unit_targets[@]}"
-  phase "sanitizer build"
+# The sanitizer build (only what the unit tests need: each unit test is named
+# after its executable). In a full run it compiles at nice 19 *while* the
+# scenario suite runs (which mostly waits on timers and probes): the suite's
+# bounds hold on a busy machine (--stress runs it beside two CPU hogs at
+# nice 0), and the whole run is ~6 minutes shorter.
+asan_build() {
+  cmake -S . -B "$ASAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DUPLINK_SANITIZE=ON >/dev/null &&
+    mapfile -t unit_targets < <(ctest --test-dir "$ASAN_BUILD" -L unit -N | sed -n 's/^ *Test *#[0-9]*: //p') &&
+    ninja -C "$ASAN_BUILD" -j "$JOBS" "${unit_targets[@]}"
+}
+asan_tests() {
   echo "== unit tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_ctest --test-dir "$ASAN_BUILD" -L unit --output-on-failure -j "$JOBS" || status=1
+}
+ASAN_LOG="$RESULTS/asan-build.log"
+if [ "$ASAN" = 1 ] && [ "$UNIT_ONLY" = 0 ] && [ "$STRESS" = 0 ]; then
+  echo "== build ($ASAN_BUILD, AddressSanitizer + UndefinedBehaviorSanitizer) at nice 19, beside the tests; log: the end of this run"
+  setsid nice -n 19 bash -c "$(declare -f asan_build); ASAN_BUILD='$ASAN_BUILD' JOBS='$JOBS' asan_build" >"$ASAN_LOG" 2>&1 &
+  ASAN_PID=$!
+elif [ "$ASAN" = 1 ]; then
+  echo "== build ($ASAN_BUILD, AddressSanitizer + UndefinedBehaviorSanitizer)"
+  asan_build
+  phase "sanitizer build"
+  asan_tests
 fi
 
 if [ "$UNIT_ONLY" = 1 ]; then
@@ -169,5 +187,17 @@ else
   run_ctest --test-dir "$BUILD" --output-on-failure -j 1 || status=1
 fi
 phase "tests"
+if [ -n "$ASAN_PID" ]; then
+  if wait "$ASAN_PID"; then
+    tail -1 "$ASAN_LOG"
+    phase "sanitizer build"
+    asan_tests
+  else
+    echo "== sanitizer build FAILED:"
+    tail -40 "$ASAN_LOG"
+    status=1
+  fi
+  ASAN_PID=""
+fi
 check_skips || status=1
 exit $status
