@@ -54,6 +54,7 @@ struct TunnelModule::Tunnel {
   bool adopted = false;
   std::unique_ptr<Timer> timer;       // socket wait, restart backoff
   std::unique_ptr<Timer> poll_timer;  // get=1
+  std::unique_ptr<Timer> settle_timer;  // the endpoints re-sent once more after an underlay move
   uint64_t generation = 0;            // bumped on every (re)start: late callbacks of an older run are dropped
   int ifindex = 0;
   std::optional<std::string> active_link;  // nullopt: not known yet
@@ -135,6 +136,7 @@ Result<void> TunnelModule::apply(const Config& next, const ConfigDiff&) {
       auto t = std::make_shared<Tunnel>();
       t->timer = ctx_.time.make_timer();
       t->poll_timer = ctx_.time.make_timer();
+      t->settle_timer = ctx_.time.make_timer();
       t->backoff = env_.backoff_initial;
       it = tunnels_.emplace(tc.name, t).first;
     }
@@ -182,16 +184,25 @@ void TunnelModule::move_underlay(Tunnel& t, const std::string& from) {
             to.empty() ? "none" : to, t.cfg.underlay);
   publish(t, "underlay_moved", (from.empty() ? "none" : from) + " -> " + (to.empty() ? "none" : to));
   if (t.state != Tunnel::State::running || to.empty()) return;
-  // Rewriting the endpoint clears the source address wireguard cached for the old WAN.
+  resend_endpoints(t, 1);
+}
+
+// Rewriting the endpoint clears the source address (and interface) WireGuard
+// cached for the old line; one packet into the tunnel then goes out now. Once
+// more `resettle_delay` later: a packet the peer sent to our old address
+// before it heard from the new one re-pins that source when it arrives
+// (WireGuard roams on receive), and a pinned send ignores the policy rules.
+void TunnelModule::resend_endpoints(Tunnel& t, int again) {
   auto spec = t.cfg.device_spec();
   auto req = format_wg_endpoint_update(spec.peers);
   if (!req) {
-    log->warn("tunnel {}: endpoint re-send not possible: {}", t.cfg.name, req.error().message);
+    get_logger("tunnel")->warn("tunnel {}: endpoint re-send not possible: {}", t.cfg.name, req.error().message);
     return;
   }
   std::weak_ptr<Tunnel> weak = tunnels_.at(t.cfg.name);
   uint64_t gen = t.generation;
-  env_.uapi->set(t.cfg.interface, std::move(*req), [this, weak, gen](Result<void> r) {
+  std::string link = t.active_link.value_or("");
+  env_.uapi->set(t.cfg.interface, std::move(*req), [this, weak, gen, link, again](Result<void> r) {
     auto tp = weak.lock();
     if (!tp || tp->generation != gen) return;
     if (!r) {
@@ -203,6 +214,14 @@ void TunnelModule::move_underlay(Tunnel& t, const std::string& from) {
       if (auto k = env_.kick(tp->cfg.interface, *tp->kick_to); !k)
         get_logger("tunnel")->debug("tunnel {}: {}", tp->cfg.name, k.error().message);
     }
+    if (again <= 0) return;
+    tp->settle_timer->arm(env_.resettle_delay, [this, weak, gen, link, again] {
+      auto t2 = weak.lock();
+      if (!t2 || t2->generation != gen || t2->active_link.value_or("") != link ||
+          t2->state != Tunnel::State::running)
+        return;
+      resend_endpoints(*t2, again - 1);
+    });
   });
 }
 
@@ -500,6 +519,7 @@ void TunnelModule::shutdown(Tunnel& t, bool clean) {
   ++t.generation;
   t.timer->cancel();
   t.poll_timer->cancel();
+  t.settle_timer->cancel();
   if (t.process) {
     if (clean) t.process->terminate();
     t.process.reset();

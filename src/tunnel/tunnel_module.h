@@ -12,7 +12,8 @@
 //
 //   Underlay: PolicyEvent/PolicyActive of the tunnel's `underlay` policy
 //     --> rule "fwmark <tunnel mark>/~fwmark_mask lookup <active link's table>" (KernelObjects "tunnel:NAME")
-//     --> on a move: endpoints re-sent over UAPI (update_only), one packet into the tunnel
+//     --> on a move: endpoints re-sent over UAPI (update_only), one packet into the tunnel;
+//         again resettle_delay later (a peer's packet to our old address re-pins WireGuard's source)
 //
 //   Kernel objects (owner "tunnel:NAME"): that rule (v4 + v6) and routes for the
 //   peers' allowed IPs in the tunnel link's table, dev = the tunnel device.
@@ -64,6 +65,7 @@ struct TunnelEnv {
   Duration backoff_max = std::chrono::seconds(60);
   Duration stable_after = std::chrono::seconds(60);   // a run this long resets the backoff
   int stall_keepalives = 3;                            // tx grows, rx does not, this many keepalives
+  Duration resettle_delay = std::chrono::seconds(1);   // after an underlay move: endpoints re-sent once more
 };
 
 class TunnelModule final : public Module {
@@ -93,6 +95,7 @@ class TunnelModule final : public Module {
   void schedule_restart(Tunnel& t);
   void program(Tunnel& t);
   void move_underlay(Tunnel& t, const std::string& from);
+  void resend_endpoints(Tunnel& t, int again);
   void set_link_signal(Tunnel& t, bool down, const std::string& reason);
   void publish(Tunnel& t, const std::string& event, const std::string& detail);
   void shutdown(Tunnel& t, bool clean);

@@ -259,6 +259,40 @@ TEST_F(TunnelModuleTest, UnderlayFollowsThePolicy) {
   EXPECT_EQ(uapi.sets.size(), 3u);
 }
 
+// A packet the peer sent to our old address before it heard from the new one
+// re-pins WireGuard's source to the old line on arrival: the endpoints are
+// re-sent (and one packet kicked) once more after resettle_delay, not again
+// after that, and not at all once the underlay moved on.
+TEST_F(TunnelModuleTest, UnderlayMoveIsResentOnceMoreAfterTheResettleDelay) {
+  start_running();
+  kicks.clear();
+  const std::string resend = "set=1\npublic_key=" + kPubHex + "\nupdate_only=true\nendpoint=203.0.113.10:51820\n\n";
+  h.bus.publish(PolicyActive{"default", {"wan2"}});
+  ASSERT_EQ(uapi.sets.size(), 2u);
+  uapi.complete_set();
+  ASSERT_EQ(kicks.size(), 1u);
+  time.advance(999ms);
+  EXPECT_EQ(uapi.sets.size(), 2u);
+  time.advance(1ms);
+  ASSERT_EQ(uapi.sets.size(), 3u);
+  EXPECT_EQ(uapi.sets[2], resend);
+  uapi.complete_set();
+  EXPECT_EQ(kicks.size(), 2u);
+  time.advance(5s);
+  EXPECT_EQ(uapi.sets.size(), 3u);  // once more, not forever
+  // A move, then another before the delay ends: the first move's resend is void.
+  h.bus.publish(PolicyActive{"default", {"wan1"}});
+  uapi.complete_set();
+  h.bus.publish(PolicyActive{"default", {"wan2"}});
+  uapi.complete_set();
+  ASSERT_EQ(uapi.sets.size(), 5u);
+  time.advance(1s);
+  EXPECT_EQ(uapi.sets.size(), 6u);  // only the last move's
+  uapi.complete_set();
+  time.advance(5s);
+  EXPECT_EQ(uapi.sets.size(), 6u);
+}
+
 TEST_F(TunnelModuleTest, WireguardGoCrashRaisesHardSignalAndRestartsWithBackoff) {
   start_running();
   EXPECT_TRUE(h.links.find("vpn1")->hard_down.empty());
