@@ -71,6 +71,8 @@ if grep -q '^== AIoT story skipped' "$OUT"; then
 fi
 grep -q $'\033' "$OUT" && fail "terminal escapes in a file"
 grep -q 'uplinkd exited with status 0' "$OUT" || fail "uplinkd did not exit 0 on SIGTERM"
+grep -Eq 'private frames in clear on .* during the whole story: 0$' "$OUT" ||
+  fail "no 'private frames in clear ... : 0' line (the private path's step did not run or saw a leak)"
 
 # Order and timing, from the demo's lines:
 #   "== AIoT: cut every WAN ..."  "spike sent: row N ts T value V"  "== AIoT: restore one line ..."
