@@ -13,11 +13,9 @@
 # stop (addresses gone). Time bounds derive from the configured probe timing
 # and the fake's delays, with margin for a busy machine.
 set -uo pipefail
-SRC=${1:?usage: cellular_lab_test.sh SOURCE_DIR BUILD_DIR}
-BUILD=${2:?usage: cellular_lab_test.sh SOURCE_DIR BUILD_DIR}
 FAILED=0
 . "$(dirname "$0")/test_lib.sh"
-need_lab cellular_lab_test
+lab_test cellular_lab_test "$@"
 
 P="cl$$"
 T=$(mktemp -d /tmp/uplink-cellular-test.XXXXXX)

@@ -19,11 +19,9 @@
 # APN line (wwan0) carries them legitimately. Time bounds derive from the
 # configured probe timing, with margin for a busy machine.
 set -uo pipefail
-SRC=${1:?usage: private_path_test.sh SOURCE_DIR BUILD_DIR}
-BUILD=${2:?usage: private_path_test.sh SOURCE_DIR BUILD_DIR}
 FAILED=0
 . "$(dirname "$0")/test_lib.sh"
-need_lab private_path_test
+lab_test private_path_test "$@"
 
 P="pp$$"
 T=$(mktemp -d /tmp/uplink-private-test.XXXXXX)

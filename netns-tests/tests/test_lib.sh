@@ -22,6 +22,12 @@ wait_for() {
   done
   log "ok: $what ($((SECONDS - start))s)"
 }
+# lab_test NAME SOURCE_DIR BUILD_DIR: sets SRC and BUILD, then need_lab NAME.
+lab_test() {
+  [ $# -eq 3 ] || { echo "usage: $1.sh SOURCE_DIR BUILD_DIR"; exit 2; }
+  SRC=$2 BUILD=$3
+  need_lab "$1"
+}
 # need_lab NAME: root, and uplinkd, uplinkctl, uplink-lab built in $BUILD; else NAME: FAIL and exit 1.
 need_lab() {
   local b

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "common/strings.h"
+
 namespace uplink {
 
 namespace {
@@ -229,16 +231,18 @@ std::vector<std::string> policy_chain_body(const PolicyConfig& policy, const Pol
 }
 
 std::vector<std::string> private_guard_body(const Config& config, bool output) {
-  std::vector<std::string> publics;
+  std::vector<std::string> publics;  // quoted interface names
   std::vector<std::pair<const LinkConfig*, IpPrefix>> covered;  // (line, private prefix it reaches)
-  std::set<std::string> net_v4, net_v6;
+  std::vector<std::string> net_v4, net_v6;
   for (const auto& name : ordered_links(config)) {
     const auto& l = config.links.at(name);
     if (l.kind == LinkKind::wireguard) continue;  // encrypted: never a public line
-    if (std::find(publics.begin(), publics.end(), l.interface) == publics.end()) publics.push_back(l.interface);
+    std::string quoted = "\"" + l.interface + "\"";
+    if (std::find(publics.begin(), publics.end(), quoted) == publics.end()) publics.push_back(quoted);
     for (const auto& p : l.private_routes) {
       covered.emplace_back(&l, p);
-      (p.addr.is_v4() ? net_v4 : net_v6).insert(p.to_string());
+      auto& net = p.addr.is_v4() ? net_v4 : net_v6;
+      if (std::find(net.begin(), net.end(), p.to_string()) == net.end()) net.push_back(p.to_string());
     }
   }
   size_t last_private = 0;  // rules after the last private one cannot change the verdict
@@ -248,21 +252,14 @@ std::vector<std::string> private_guard_body(const Config& config, bool output) {
   }
   if (publics.empty() || (net_v4.empty() && net_v6.empty() && last_private == 0)) return {};
 
-  auto join = [](const std::set<std::string>& items) {
-    std::string s;
-    for (const auto& i : items) s += (s.empty() ? "" : ", ") + i;
-    return s;
-  };
   auto daddr = [](const IpPrefix& p) { return std::string(p.addr.is_v4() ? "ip" : "ip6") + " daddr " + p.to_string(); };
-  std::string ifs;
-  for (const auto& i : publics) ifs += (ifs.empty() ? "" : ", ") + ("\"" + i + "\"");
   std::vector<std::string> body = {
       std::string("type filter hook ") + (output ? "output" : "forward") + " priority filter; policy accept;",
-      "oifname != { " + ifs + " } return"};
+      "oifname != { " + join(publics, "", ", ") + " } return"};
   for (const auto& [l, p] : covered)
     body.push_back(daddr(p) + " oifname \"" + l->interface + "\" return comment \"" + sanitize(l->name) + " private_routes\"");
-  if (!net_v4.empty()) body.push_back("ip daddr { " + join(net_v4) + " } counter drop comment \"private network\"");
-  if (!net_v6.empty()) body.push_back("ip6 daddr { " + join(net_v6) + " } counter drop comment \"private network\"");
+  if (!net_v4.empty()) body.push_back("ip daddr { " + join(net_v4, "", ", ") + " } counter drop comment \"private network\"");
+  if (!net_v6.empty()) body.push_back("ip6 daddr { " + join(net_v6, "", ", ") + " } counter drop comment \"private network\"");
   for (size_t i = 0; i < last_private; ++i) {
     const auto& r = config.rules[i];
     if (!(r.is_catch_all() || r.local == output)) continue;  // the other hook classifies it
