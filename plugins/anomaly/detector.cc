@@ -90,6 +90,27 @@ void Detector::fix_grid() {
     const double floor_step = 1e-6 * std::max(std::fabs(ch.lo), std::fabs(ch.hi)) + 1e-12;
     if (!(ch.step > floor_step)) ch.step = floor_step;
   }
+  // The value grid is never finer than `quantum` x the data's resolution
+  // (the smallest gap between distinct warm-up values, measured at the
+  // median): with bins two quanta wide, a value one quantum from a seen one
+  // is novel on at most half of the shifted grids. Counts (tweets per 5
+  // minutes), rounded percentages and the like otherwise get a bin per
+  // representable value, and every value not seen yet is "novel". A
+  // warm-up with fewer than three distinct values (a square wave, 0 or a
+  // spike) tells the gap between its levels, not a resolution: no floor.
+  if (p_.quantum > 0) {
+    double tmp[kMaxWarmup];
+    std::copy(warm_, warm_ + m, tmp);
+    std::sort(tmp, tmp + m);
+    double q = HUGE_VAL;
+    int distinct = 1;
+    for (int i = 1; i < m; ++i)
+      if (tmp[i] > tmp[i - 1]) {
+        q = std::min(q, tmp[i] - tmp[i - 1]);
+        ++distinct;
+      }
+    if (distinct >= 3) ch_[0].step = std::max(ch_[0].step, p_.quantum * (transform(center_ + q) - transform(center_)));
+  }
   for (auto& ch : ch_) {
     ch.epoch_lo = ch.prev_lo = ch.lo;
     ch.epoch_hi = ch.prev_hi = ch.hi;
@@ -207,6 +228,9 @@ void Detector::novelty(double y, double ys, int64_t ts_us, bool learn_only, doub
       learn(hs[c][k]);
     }
     nov[c] = learn_only ? 0 : novel / static_cast<double>(grids);
+    // A new value bin inside the range already seen fills a gap (sparse,
+    // heavy tails do so all the time); one beyond it is a new extreme.
+    if (c == 0 && u >= ch.lo && u <= ch.hi) nov[c] *= p_.interior_weight;
     if (c == 2 && !tod_known) nov[c] = 0;  // the first day of a slot only learns
     // The range seen so far (after judging this sample), and in this epoch.
     ch.lo = std::min(ch.lo, u);

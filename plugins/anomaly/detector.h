@@ -9,13 +9,16 @@
 // How it scores (details in README.md):
 //  1. warm-up: the first `warmup` samples are only learned (score 0); their
 //     median and MAD fix a squashing transform y = asinh((x - median) /
-//     (squash * MAD)) and a grid of `bins` bins over their range;
+//     (squash * MAD)) and a grid of `bins` bins over their range (value
+//     bins at least `quantum` x the data's resolution wide);
 //  2. novelty: three channels -- y, a smoothed y (EWMA), and (time-of-day
 //     slot, coarse bin of y) -- are binned on `grids` copies of the grid
 //     shifted by step/grids, at `levels` resolutions (step x1, x2, x4...);
 //     a channel's novelty is the fraction of its bins (contexts) never seen
 //     before, read at the resolution that matches the range seen so far
-//     (range / bins), then divided by (1 + rate_gain * that channel's recent
+//     (range / bins); a new value bin inside the range seen so far counts
+//     `interior_weight` (a gap filled, not a new extreme); each channel's
+//     novelty is then divided by (1 + rate_gain * that channel's recent
 //     rate of novelty), so a stream that is always "new" (trend, heavy
 //     tails) has to be newer still;
 //  3. the score is the largest weighted channel novelty; an alarm fires

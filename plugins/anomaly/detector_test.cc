@@ -199,6 +199,56 @@ TEST(Detector, WarmupScoresZeroAndCooldownCapsBelowThreshold) {
   EXPECT_GE(first, 700);
 }
 
+// Raw score of `probe` after learning `v` (no timestamps, smoothed channel
+// off, so only the value channel speaks).
+double probe_after(const std::vector<double>& v, double probe, const Params& p) {
+  Detector d(p);
+  for (double x : v) d.update(x);
+  return d.raw_score(Detector::kNoTime, probe);
+}
+
+TEST(Detector, BinsAreNoFinerThanTheDataResolution) {
+  // Counts that only take even values 10..20: an odd value in between is one
+  // resolution step from values seen thousands of times, not a new value.
+  std::vector<double> v(3000);
+  Lcg rng;
+  for (auto& x : v) x = 10 + 2 * std::floor(6 * (rng.next() + 0.5));
+  Params p;
+  p.smooth_weight = 0;
+  EXPECT_LT(probe_after(v, 15, p), 0.5 * p.threshold);
+  // A finer grid (no resolution floor) calls it novel.
+  Params fine = p;
+  fine.quantum = 0;
+  EXPECT_GE(probe_after(v, 15, fine), fine.threshold);
+  // A value two steps beyond the range is still novel either way.
+  EXPECT_GE(probe_after(v, 24, p), p.threshold);
+  // A two-valued warm-up (0 with spikes to 20) tells the gap between its
+  // levels, not a resolution: no floor, so a value half-way is novel.
+  std::vector<double> spikes(3000, 0.0);
+  for (size_t i = 0; i < spikes.size(); i += 97) spikes[i] = 20;
+  EXPECT_GE(probe_after(spikes, 10, p), p.threshold);
+}
+
+TEST(Detector, NewValueInsideTheRangeCountsInteriorWeight) {
+  // Two levels (10 and 90, a little noise): a value in the gap between them
+  // is novel but inside the range seen; one beyond the range is a new
+  // extreme. Both are novel on every grid, so their scores differ by
+  // exactly interior_weight.
+  std::vector<double> v(3000);
+  Lcg rng;
+  for (auto& x : v) x = (rng.next() < 0 ? 10 : 90) + rng.next();
+  Params p;
+  p.smooth_weight = 0;
+  const double inside = probe_after(v, 50, p);
+  const double beyond = probe_after(v, 130, p);
+  EXPECT_GT(beyond, 0.9);
+  EXPECT_NEAR(inside, p.interior_weight * beyond, 1e-12);
+  EXPECT_LT(inside, beyond);
+  Params flat = p;
+  flat.interior_weight = 1;
+  EXPECT_NEAR(probe_after(v, 50, flat), probe_after(v, 130, flat), 1e-12);
+}
+
 TEST(Cooldown, OneAlarmThenQuiet) {
   Cooldown c(0.5, 3);
   bool alarm = false;

@@ -32,9 +32,11 @@ struct Params {
   // Novelty (see detector.h).
   double squash = 30;          // > 0: bin asinh((x - median) / (squash * MAD)) of the warm-up
   int bins = 44;               // grid bins across the warm-up range
+  double quantum = 2;          // value bins at least this many data resolutions wide (0: off)
   int grids = 4;               // grids shifted by step/grids from each other (<= kMaxGrids)
   int levels = 6;              // grid resolutions (step x1, x2, x4, ...) (<= kMaxLevels)
   int ahead = 7;               // coarser levels learned beyond the one read now
+  double interior_weight = 0.7; // value novelty inside the range seen so far counts this much
   double smooth = 64;          // rows; EWMA horizon of the smoothed channel
   double smooth_weight = 0.9;   // 0: smoothed channel off
   int tod_slots = 24;          // time-of-day slots per day; 0: off
