@@ -23,6 +23,7 @@ CFG="$TMP/uplinkd.toml"
 SOCK="$TMP/run/control.sock"
 PIDS=()
 DAEMON_PID=""
+READ_GID=64601 ADMIN_GID=64602 METRICS_PORT=9109  # the port is inside the test's own namespace
 
 log() { echo "[foundation] $*"; }
 
@@ -97,6 +98,10 @@ cat >"$CFG" <<TOML
 # foundation test config -- this comment must survive CLI edits
 [daemon]
 socket    = "$SOCK"
+# numeric groups: nothing is added to the machine's group database
+socket_group   = "$READ_GID"
+admin_group    = "$ADMIN_GID"
+metrics_listen = "127.0.0.1:$METRICS_PORT"
 state_dir = "$TMP/state"
 hooks_dir = "$TMP/hooks"
 log_level = "info"
@@ -316,13 +321,53 @@ expect_rc 2 "usage error"
 run_ctl link set wan1 nonsense
 expect_rc 2 "bad KEY=VALUE"
 
-# ---- peer credentials: a world-writable socket still refuses other users ----
-chmod 0755 "$TMP" "$TMP/run"
-chmod 0666 "$SOCK"
+# ---- the scrape endpoint serves what `uplinkctl metrics` prints ----
+SCRAPE=$(ip netns exec "$NS" $PY -c "
+import urllib.request
+r = urllib.request.urlopen('http://127.0.0.1:$METRICS_PORT/metrics', timeout=5)
+assert r.status == 200 and r.headers['Content-Type'].startswith('text/plain; version=0.0.4'), r.headers
+print(r.read().decode(), end='')") || fail "GET /metrics"
+grep -q '^uplink_link_state{link="wan2",state="disabled"} 1$' <<<"$SCRAPE" || fail "scrape: $SCRAPE"
 set +e
-OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$UPLINKCTL" --socket "$SOCK" status 2>&1)
+ip netns exec "$NS" $PY -c "
+import urllib.request, urllib.error
+try:
+    urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:$METRICS_PORT/metrics', data=b'x'), timeout=5)
+except urllib.error.HTTPError as e:
+    raise SystemExit(0 if e.code == 405 else e.code)
+raise SystemExit(1)"
 RC=$?
 set -e
+[[ $RC -eq 0 ]] || fail "POST /metrics: not a 405 ($RC)"
+
+# ---- peer credentials: readers read, only root and daemon.admin_group change ----
+chmod 0755 "$TMP" "$TMP/run"
+[[ $(stat -c %g "$SOCK") == "$READ_GID" ]] || fail "socket group $(stat -c %g "$SOCK"), expected $READ_GID"
+as_user() {  # as_user GID [SUPPLEMENTARY] -- uplinkctl ARGS...: runs as nobody with those groups
+  local gid=$1 groups=$2; shift 3
+  set +e
+  if [[ -n "$groups" ]]; then
+    OUT=$(setpriv --reuid=65534 --regid="$gid" --groups="$groups" "$UPLINKCTL" --socket "$SOCK" "$@" 2>&1)
+  else
+    OUT=$(setpriv --reuid=65534 --regid="$gid" --clear-groups "$UPLINKCTL" --socket "$SOCK" "$@" 2>&1)
+  fi
+  RC=$?
+  set -e
+}
+as_user "$READ_GID" "" -- status
+[[ $RC -eq 0 ]] || fail "a socket_group member cannot read: rc $RC: $OUT"
+as_user "$READ_GID" "" -- link disable wan1
+[[ $RC -eq 1 && "$OUT" == *"permission denied: 'link.disable' changes uplinkd's state, which needs root or a member of daemon.admin_group (gid $ADMIN_GID); uid 65534 may only read"* ]] ||
+  fail "a reader changed state: rc $RC: $OUT"
+[[ $(link_state wan1) != disabled ]] || fail "the refused change was applied"
+as_user "$READ_GID" "" -- reload
+[[ $RC -eq 1 && "$OUT" == *"permission denied: 'reload'"* ]] || fail "a reader reloaded: rc $RC: $OUT"
+# an administrator (primary group admin_group, socket_group for the file mode)
+as_user "$ADMIN_GID" "$READ_GID" -- reload
+[[ $RC -eq 0 ]] || fail "an admin_group member cannot reload: rc $RC: $OUT"
+# and anyone else does not get in, even through a world-writable socket
+chmod 0666 "$SOCK"
+as_user 65534 "" -- status
 [[ $RC -eq 1 && "$OUT" == *"permission denied: uid 65534"* ]] || fail "peer check: rc $RC: $OUT"
 chmod 0660 "$SOCK"
 

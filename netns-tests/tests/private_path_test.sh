@@ -79,7 +79,10 @@ no_leaks() {
   done
   log "ok: $1: no private frame in clear on ${PUBLIC_LINES[*]}"
 }
-guard_loaded() { ip netns exec "$P-router" nft list table inet uplinkd 2>/dev/null | grep -q "chain private_guard_forward"; }
+# Listings are captured before matching: under pipefail, `nft list ... | grep -q`
+# fails when grep exits early and nft takes SIGPIPE on a long table.
+router_table() { ip netns exec "$P-router" nft list table inet uplinkd 2>/dev/null; }
+guard_loaded() { local t; t=$(router_table) && grep -q "chain private_guard_forward" <<<"$t"; }
 event_seen() { local ev; ev=$(ctl events --json) && grep -q "$1" <<<"$ev"; }
 
 # ---- the lab, the leak watchers -------------------------------------------------
@@ -275,8 +278,10 @@ ctl reload >/dev/null || fail "reload with fail_closed = true"
 stop_pid "$DAEMON_PID"
 DAEMON_PID=""
 guard_loaded || fail "fail_closed: the guard did not stay after a clean stop"
-ip netns exec "$P-router" nft list table inet uplinkd | grep -q "chain policy_" && fail "fail_closed: more than the guard stayed"
-ip -n "$P-router" rule show | grep -q "proto 85" && fail "fail_closed: uplinkd's rules stayed"
+TABLE=$(router_table) || fail "fail_closed: the guard's table is gone"
+grep -q "chain policy_" <<<"$TABLE" && fail "fail_closed: more than the guard stayed"
+RULES=$(ip -n "$P-router" rule show)
+grep -q "proto 85" <<<"$RULES" && fail "fail_closed: uplinkd's rules stayed"
 # The main table's plain default route (via eth1) would carry it: the guard drops it.
 "$LAB" fault --prefix "$P" wwan0 blackhole >/dev/null
 unanswered || fail "fail_closed: private traffic answered with uplinkd stopped and the APN down"

@@ -394,7 +394,11 @@ int run(int argc, char** argv) {
       return out.empty() ? std::string("no module verbs\n") : out;
     });
   });
-  app.footer("Module verbs (modems, tunnels, queue, plugins, ...): uplinkctl verbs");
+  app.footer(
+      "Module verbs (modems, tunnels, queue, plugins, ...): uplinkctl verbs\n"
+      "Access: reading needs root or daemon.socket_group; changes (edits, reload, publish, modem,\n"
+      "plugin restart/model) need root or daemon.admin_group.\n"
+      "Exit status: 0 ok; 1 the request failed (message on stderr); 2 usage.");
 
   if (auto rc = try_module_verb(app, argc, argv, g)) return *rc;
   try {

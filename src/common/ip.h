@@ -35,4 +35,13 @@ struct IpPrefix {
   auto operator<=>(const IpPrefix&) const = default;
 };
 
+// A socket address to listen on: "127.0.0.1:9109" or "[::1]:9109" (port 1-65535).
+struct ListenAddress {
+  IpAddress addr;
+  uint16_t port = 0;
+
+  static Result<ListenAddress> parse(std::string_view text);
+  std::string to_string() const;
+};
+
 }  // namespace uplink

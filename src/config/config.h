@@ -129,7 +129,9 @@ struct RuleConfig {
 
 struct DaemonConfig {
   std::string socket = "/run/uplinkd/control.sock";
-  std::string socket_group;          // optional: group allowed to use the socket
+  std::string socket_group;          // optional: group allowed to use the socket (read verbs)
+  std::string admin_group;           // optional: group allowed to change state (root always may)
+  std::string metrics_listen;        // optional "IP:PORT": Prometheus text over HTTP (off when empty)
   std::string state_dir = "/var/lib/uplinkd";
   std::string hooks_dir = "/etc/uplinkd/hooks.d";
   Duration hook_timeout = 10s;

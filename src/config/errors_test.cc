@@ -131,6 +131,18 @@ TEST(AllErrors, SyntaxErrorNamesItsTableAndKey) {
             "type");
 }
 
+// config_fuzz: toml++ 3.3 reached __builtin_unreachable on a non-ASCII
+// character where whitespace may stand (config/toml.h). Now defined: not
+// whitespace, so a stray one is a syntax error and one after a line-ending
+// backslash is kept. The sanitizer build aborted on both.
+TEST(AllErrors, NonAsciiWhereWhitespaceMayStand) {
+  EXPECT_EQ(errors_of("[daemon]\nlog_level = \"info\" \xc2\xa7\n"),
+            "bad.toml:2:20: daemon.log_level: syntax error in [daemon]: Error while parsing key-value pair: expected "
+            "a comment or whitespace, saw '\xc2\xa7'");
+  Config c = parse_config("[daemon]\nhooks_dir = \"\"\"/etc/\\\n  \xe3\x80\x81\"\"\"\n", "ok.toml");
+  EXPECT_EQ(c.daemon.hooks_dir, "/etc/\xe3\x80\x81");
+}
+
 TEST(AllErrors, MissingFileNamesItAndTheReasonWithoutPosition) {
   try {
     load_config_file("/nonexistent/uplinkd.toml");

@@ -1,4 +1,5 @@
 // [daemon]
+#include "common/ip.h"
 #include "common/log.h"
 #include "common/marks.h"
 #include "config/loader_impl.h"
@@ -15,6 +16,12 @@ void Loader::load_daemon(const toml::table& t, DaemonConfig& d) {
   auto w = [](std::string_view k) { return "daemon." + std::string(k); };
   read_key(t, "socket", [&](const toml::node& n) { d.socket = get_path(n, w("socket")); });
   read_key(t, "socket_group", [&](const toml::node& n) { d.socket_group = get_string(n, w("socket_group")); });
+  read_key(t, "admin_group", [&](const toml::node& n) { d.admin_group = get_string(n, w("admin_group")); });
+  read_key(t, "metrics_listen", [&](const toml::node& n) {
+    std::string text = get_string(n, w("metrics_listen"));
+    if (auto ep = ListenAddress::parse(text); !ep) fail(n, w("metrics_listen"), ep.error().message);
+    d.metrics_listen = text;
+  });
   read_key(t, "state_dir", [&](const toml::node& n) { d.state_dir = get_path(n, w("state_dir")); });
   read_key(t, "hooks_dir", [&](const toml::node& n) { d.hooks_dir = get_path(n, w("hooks_dir")); });
   read_key(t, "hook_timeout", [&](const toml::node& n) { d.hook_timeout = get_duration(n, w("hook_timeout")); });

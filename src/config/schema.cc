@@ -18,7 +18,8 @@ constexpr KeySpec kDaemon[] = {
     {"socket", K::string},        {"socket_group", K::string},  {"state_dir", K::string},
     {"hooks_dir", K::string},     {"hook_timeout", K::duration}, {"log_level", K::string},
     {"table_base", K::integer},   {"fwmark_base", K::integer},  {"fwmark_mask", K::integer},
-    {"rule_priority_base", K::integer}, {"fail_closed", K::boolean}};
+    {"rule_priority_base", K::integer}, {"fail_closed", K::boolean}, {"admin_group", K::string},
+    {"metrics_listen", K::string}};
 
 constexpr KeySpec kLink[] = {
     {"kind", K::string},          {"interface", K::string}, {"gateway", K::string},

@@ -63,6 +63,8 @@ std::string to_toml(const Config& c, bool mask_secrets) {
   w.header("[daemon]");
   w.line("socket", toml_quote(d.socket));
   if (!d.socket_group.empty()) w.line("socket_group", toml_quote(d.socket_group));
+  if (!d.admin_group.empty()) w.line("admin_group", toml_quote(d.admin_group));
+  if (!d.metrics_listen.empty()) w.line("metrics_listen", toml_quote(d.metrics_listen));
   w.line("state_dir", toml_quote(d.state_dir));
   w.line("hooks_dir", toml_quote(d.hooks_dir));
   w.line("hook_timeout", toml_quote(format_duration(d.hook_timeout)));

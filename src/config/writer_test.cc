@@ -9,6 +9,8 @@ namespace {
 
 const std::string kFull = R"([daemon]
 socket_group = "netadmin"
+admin_group = "netops"
+metrics_listen = "[::1]:9109"
 hook_timeout = "1500ms"
 log_level = "debug"
 fwmark_mask = 0xff0000

@@ -66,23 +66,23 @@ const std::vector<CommandSpec>& command_specs() {
       {"status", {}, "links, policies and daemon state"},
       {"links", {}, "all links with their runtime state"},
       {"link.show", {kName}, "one link: runtime state and configuration"},
-      {"link.enable", {kName}, "set enabled = true in the file; state leaves disabled at once"},
-      {"link.disable", {kName}, "set enabled = false in the file; state becomes disabled at once"},
-      {"link.add", {kName, {"set", F::object, true}}, "add [links.NAME] with the given keys"},
-      {"link.set", {kName, {"set", F::object, false}, {"unset", F::array, false}}, "set/unset keys of a link"},
-      {"link.remove", {kName}, "remove [links.NAME] (and its sub-tables)"},
+      {"link.enable", {kName}, "set enabled = true in the file; state leaves disabled at once", true},
+      {"link.disable", {kName}, "set enabled = false in the file; state becomes disabled at once", true},
+      {"link.add", {kName, {"set", F::object, true}}, "add [links.NAME] with the given keys", true},
+      {"link.set", {kName, {"set", F::object, false}, {"unset", F::array, false}}, "set/unset keys of a link", true},
+      {"link.remove", {kName}, "remove [links.NAME] (and its sub-tables)", true},
       {"policy.show", {{"name", F::string, false}}, "one policy, or all when name is absent"},
       {"policy.add",
        {kName, {"mode", F::string, true}, {"members", F::array, true}, {"last_resort", F::string, false}},
-       "add [policies.NAME]"},
-      {"policy.set", {kName, {"set", F::object, false}, {"members", F::array, false}}, "set keys / members"},
-      {"policy.remove", {kName}, "remove [policies.NAME]"},
+       "add [policies.NAME]", true},
+      {"policy.set", {kName, {"set", F::object, false}, {"members", F::array, false}}, "set keys / members", true},
+      {"policy.remove", {kName}, "remove [policies.NAME]", true},
       {"rule.show", {{"name", F::string, false}}, "one rule, or all in order"},
-      {"rule.add", {kName, {"set", F::object, true}, {"before", F::string, false}}, "add a [[rules]] entry"},
-      {"rule.set", {kName, {"set", F::object, false}, {"unset", F::array, false}}, "set/unset keys of a rule"},
-      {"rule.remove", {kName}, "remove a rule"},
+      {"rule.add", {kName, {"set", F::object, true}, {"before", F::string, false}}, "add a [[rules]] entry", true},
+      {"rule.set", {kName, {"set", F::object, false}, {"unset", F::array, false}}, "set/unset keys of a rule", true},
+      {"rule.remove", {kName}, "remove a rule", true},
       {"config.show", {}, "the effective configuration as TOML"},
-      {"reload", {}, "re-read the configuration file and apply it atomically"},
+      {"reload", {}, "re-read the configuration file and apply it atomically", true},
       {"events", {{"follow", F::boolean, false}}, "recent events; follow=true streams new ones"},
       {"metrics", {}, "Prometheus text exposition"},
       {"verbs", {}, "the verbs modules registered, with usage and help"},
@@ -146,7 +146,12 @@ Result<Request> parse_request(std::string_view line, const VerbRegistry* verbs) 
     for (const auto& f : spec->fields) known = known || f.name == it.key();
     if (!known) return make_error(name + ": unknown field \"" + it.key() + "\"");
   }
-  return Request{std::move(name), std::move(j)};
+  Request req{std::move(name), std::move(j), spec->changes_state};
+  if (req.changes_state && verbs) {
+    const Verb* verb = verbs->find(req.cmd);
+    if (verb && verb->read_only_form && verb->read_only_form(req)) req.changes_state = false;
+  }
+  return req;
 }
 
 std::string encode_line(const Json& object) {

@@ -58,6 +58,7 @@ struct CommandSpec {
   std::string_view name;
   std::vector<FieldSpec> fields;  // besides "cmd"
   std::string_view help;
+  bool changes_state = false;     // needs the admin credential (peer.h), not just the socket
 };
 
 // Every command the daemon understands, with its fields. Unknown commands and
@@ -68,6 +69,7 @@ const CommandSpec* find_command(std::string_view name);
 struct Request {
   std::string cmd;
   Json args;  // the whole request object (including "cmd"), validated against its spec
+  bool changes_state = false;  // from the spec (a module verb may say some of its forms only read)
 
   // Accessors for validated fields; optional ones may be absent.
   std::string str(std::string_view field) const;

@@ -1,5 +1,7 @@
 #include "control/protocol.h"
 
+#include "control/verbs.h"
+
 #include <gtest/gtest.h>
 
 namespace uplink::control {
@@ -155,6 +157,40 @@ TEST(ParseRequest, EveryCommandHasUniqueName) {
   }
   EXPECT_NE(find_command("events"), nullptr);
   EXPECT_EQ(find_command("nope"), nullptr);
+}
+
+TEST(ParseRequest, EditsAndReloadChangeStateReadsDoNot) {
+  for (const char* cmd : {"link.enable", "link.disable", "link.add", "link.set", "link.remove", "policy.add",
+                          "policy.set", "policy.remove", "rule.add", "rule.set", "rule.remove", "reload"}) {
+    ASSERT_NE(find_command(cmd), nullptr) << cmd;
+    EXPECT_TRUE(find_command(cmd)->changes_state) << cmd;
+  }
+  for (const char* cmd : {"ping", "status", "links", "link.show", "policy.show", "rule.show", "config.show", "events",
+                          "metrics", "verbs"}) {
+    ASSERT_NE(find_command(cmd), nullptr) << cmd;
+    EXPECT_FALSE(find_command(cmd)->changes_state) << cmd;
+  }
+  auto r = parse_request(R"({"cmd":"reload"})");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->changes_state);
+  EXPECT_FALSE(parse_request(R"({"cmd":"status"})")->changes_state);
+}
+
+TEST(ParseRequest, AVerbsReadOnlyFormsDoNotChangeState) {
+  VerbRegistry verbs;
+  verbs.add(Verb{.name = "gadget",
+                 .usage = "gadget NAME | gadget NAME restart",
+                 .help = "h",
+                 .changes_state = true,
+                 .read_only_form = [](const Request& r) { return r.args["argv"].size() <= 1; },
+                 .fields = {},
+                 .owner = "t",
+                 .handler = [](const Request&) { return Reply::success(Json::object()); }});
+  verbs.add(Verb{.name = "gizmos", .usage = "gizmos", .help = "h", .changes_state = false, .fields = {}, .owner = "t",
+                 .handler = [](const Request&) { return Reply::success(Json::object()); }});
+  EXPECT_FALSE(parse_request(R"({"cmd":"gadget","argv":["g1"]})", &verbs)->changes_state);
+  EXPECT_TRUE(parse_request(R"({"cmd":"gadget","argv":["g1","restart"]})", &verbs)->changes_state);
+  EXPECT_FALSE(parse_request(R"({"cmd":"gizmos","argv":[]})", &verbs)->changes_state);
 }
 
 TEST(Encode, OkAndErrorAreSingleLines) {

@@ -68,7 +68,9 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
         timer_(server.time_.make_timer()) {}
 
   // `reject`: a message to send before closing (limits, credentials).
-  void start(std::optional<std::string> reject) {
+  // `no_changes`: why this peer may not change state (empty: it may).
+  void start(std::optional<std::string> reject, std::optional<std::string> no_changes) {
+    no_changes_ = std::move(no_changes);
     if (reject) {
       send(encode_error(*reject));
       close_after_write_ = true;
@@ -162,6 +164,11 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       send(encode_error(req.error().message));
       return;
     }
+    if (req->changes_state && no_changes_) {
+      logger()->warn("connection {}: refused '{}': {}", id_, req->cmd, *no_changes_);
+      send(encode_error("permission denied: '" + req->cmd + "' " + *no_changes_));
+      return;
+    }
     Reply reply = server_.handler_.handle(*req);
     if (!reply.ok) {
       send(encode_error(reply.error));
@@ -204,11 +211,12 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
   bool following_ = false;
   bool close_after_write_ = false;
   bool closed_ = false;
+  std::optional<std::string> no_changes_;
 };
 
 ControlServer::ControlServer(asio::io_context& io, TimeSource& time, RequestHandler& handler,
                              const PeerPolicy& peers, ServerOptions options)
-    : io_(io), time_(time), handler_(handler), peers_(peers), opts_(std::move(options)), acceptor_(io),
+    : time_(time), handler_(handler), peers_(peers), opts_(std::move(options)), acceptor_(io),
       accept_retry_(time.make_timer()) {}
 
 ControlServer::~ControlServer() {
@@ -314,7 +322,7 @@ void ControlServer::accept() {
 }
 
 void ControlServer::on_accept(stream::socket sock) {
-  std::optional<std::string> reject;
+  std::optional<std::string> reject, no_changes;
   if (conns_.size() >= opts_.max_connections) {
     reject = "too many connections (limit " + std::to_string(opts_.max_connections) + "); try again later";
     logger()->warn("{}", *reject);
@@ -325,6 +333,8 @@ void ControlServer::on_accept(stream::socket sock) {
     } else if (auto why = peers_.check(*cred)) {
       reject = *why;
       logger()->warn("refused pid {} uid {}: {}", cred->pid, cred->uid, *why);
+    } else {
+      no_changes = peers_.check_change(*cred);  // once per connection: group lookups are not free
     }
   }
   uint64_t id = next_id_++;
@@ -332,7 +342,7 @@ void ControlServer::on_accept(stream::socket sock) {
   // A rejected connection lives in the map too, only until its error is written.
   if (!reject || conns_.size() < opts_.max_connections * 2) {
     conns_[id] = conn;
-    conn->start(std::move(reject));
+    conn->start(std::move(reject), std::move(no_changes));
   }
 }
 

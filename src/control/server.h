@@ -90,7 +90,6 @@ class ControlServer {
   void on_accept(boost::asio::local::stream_protocol::socket sock);
   void remove(uint64_t id) { conns_.erase(id); }
 
-  boost::asio::io_context& io_;
   TimeSource& time_;
   RequestHandler& handler_;
   const PeerPolicy& peers_;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -32,11 +33,21 @@ class EchoHandler : public RequestHandler {
 class AllowAll : public PeerPolicy {
  public:
   std::optional<std::string> check(const PeerCred&) const override { return std::nullopt; }
+  std::optional<std::string> check_change(const PeerCred&) const override { return std::nullopt; }
 };
 class DenyAll : public PeerPolicy {
  public:
   std::optional<std::string> check(const PeerCred& p) const override {
     return "permission denied: uid " + std::to_string(p.uid);
+  }
+  std::optional<std::string> check_change(const PeerCred&) const override { return "never asked"; }
+};
+// Connects and reads; changes nothing.
+class ReadOnly : public PeerPolicy {
+ public:
+  std::optional<std::string> check(const PeerCred&) const override { return std::nullopt; }
+  std::optional<std::string> check_change(const PeerCred& p) const override {
+    return "needs root; uid " + std::to_string(p.uid) + " may only read";
   }
 };
 
@@ -159,6 +170,26 @@ TEST_F(ServerTest, RequestResponse) {
   EXPECT_EQ(await_line(c), R"({"ok":true,"result":{"cmd":"status"}})");
   c.send("{\"cmd\":\"link.show\",\"name\":\"wan9\"}\n");
   EXPECT_EQ(await_line(c), R"({"error":"no such link 'wan9'","ok":false})");
+}
+
+TEST_F(ServerTest, AReaderReadsButAChangeIsRefusedWithoutReachingTheHandler) {
+  ReadOnly readers;
+  start(readers);
+  Client c(opts_.path);
+  ASSERT_TRUE(c.connected());
+  c.send("{\"cmd\":\"status\"}\n");
+  EXPECT_EQ(await_line(c), R"({"ok":true,"result":{"cmd":"status"}})");
+  int before = handler_.calls;
+  c.send("{\"cmd\":\"reload\"}\n");
+  std::string uid = std::to_string(::getuid());
+  EXPECT_EQ(await_line(c), R"({"error":"permission denied: 'reload' needs root; uid )" + uid +
+                               R"( may only read","ok":false})");
+  c.send("{\"cmd\":\"link.set\",\"name\":\"wan1\",\"set\":{\"enabled\":false}}\n");
+  EXPECT_NE(await_line(c).find("permission denied: 'link.set'"), std::string::npos);
+  EXPECT_EQ(handler_.calls, before);
+  // The refusal is per request: the connection still serves reads.
+  c.send("{\"cmd\":\"metrics\"}\n");
+  EXPECT_EQ(await_line(c), R"({"ok":true,"result":{"cmd":"metrics"}})");
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
@@ -320,6 +351,55 @@ TEST(GroupPeerPolicy, RootSelfAndOthers) {
   EXPECT_EQ(*refused, "permission denied: uid 1001 is not root; closing the connection");
   GroupPeerPolicy g(1000, 4242);
   EXPECT_FALSE(g.check({1, 1001, 4242}));  // primary group matches
+}
+
+TEST(PeerCredentials, AConnectedPeerShowsItsUidGidAndSupplementaryGroups) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  auto cred = peer_credentials(sv[0]);
+  ::close(sv[0]);
+  ::close(sv[1]);
+  ASSERT_TRUE(cred) << cred.error().message;
+  EXPECT_EQ(cred->pid, ::getpid());
+  EXPECT_EQ(cred->uid, ::geteuid());
+  EXPECT_EQ(cred->gid, ::getegid());
+  std::vector<gid_t> mine(::getgroups(0, nullptr));
+  mine.resize(::getgroups(static_cast<int>(mine.size()), mine.data()));
+  std::sort(mine.begin(), mine.end());
+  std::vector<gid_t> seen = cred->groups;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, mine);
+}
+
+TEST(GroupPeerPolicy, TheSocketGroupReadsOnlyTheAdminGroupChanges) {
+  GroupPeerPolicy p(1000, 4242, 4343);
+  // root and the daemon's own uid do everything
+  EXPECT_FALSE(p.check_change({1, 0, 0}));
+  EXPECT_FALSE(p.check_change({1, 1000, 1000}));
+  // the socket group connects and reads, but may not change
+  EXPECT_FALSE(p.check({1, 1001, 4242}));
+  auto refused = p.check_change({1, 1001, 4242});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(*refused,
+            "changes uplinkd's state, which needs root or a member of daemon.admin_group (gid 4343); "
+            "uid 1001 may only read");
+  // the admin group connects (without being in the socket group) and changes
+  EXPECT_FALSE(p.check({1, 1002, 4343}));
+  EXPECT_FALSE(p.check_change({1, 1002, 4343}));
+  // anyone else does not even connect
+  auto out = p.check({1, 1003, 1003});
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out,
+            "permission denied: uid 1003 is not root nor a member of the control socket's group (gid 4242) nor of "
+            "daemon.admin_group (gid 4343); closing the connection");
+  // supplementary groups the peer process holds count (SO_PEERGROUPS)
+  EXPECT_FALSE(p.check({1, 1004, 1004, {17, 4242}}));
+  EXPECT_TRUE(p.check_change({1, 1004, 1004, {17, 4242}}));
+  EXPECT_FALSE(p.check_change({1, 1004, 1004, {4343}}));
+  // without an admin group only root changes state
+  GroupPeerPolicy q(1000, 4242);
+  EXPECT_EQ(*q.check_change({1, 1001, 4242}),
+            "changes uplinkd's state, which needs root (no daemon.admin_group is configured); uid 1001 may only read");
 }
 
 }  // namespace

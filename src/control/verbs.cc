@@ -9,7 +9,8 @@ void VerbRegistry::add(Verb verb) {
   if (find_command(verb.name) || verbs_.count(verb.name)) {
     throw std::logic_error("verb '" + verb.name + "' is registered twice (owner " + verb.owner + ")");
   }
-  CommandSpec spec{verb.name, {{"argv", FieldType::array, false}, {"json", FieldType::boolean, false}}, verb.help};
+  CommandSpec spec{verb.name, {{"argv", FieldType::array, false}, {"json", FieldType::boolean, false}}, verb.help,
+                   verb.changes_state};
   spec.fields.insert(spec.fields.end(), verb.fields.begin(), verb.fields.end());
   std::string name = verb.name;
   verbs_.emplace(name, std::move(verb));

@@ -25,6 +25,8 @@ struct Verb {
   std::string usage;                // "modem NAME sim-slot N | modem NAME reconnect"
   std::string help;                 // one line
   bool changes_state = false;       // changes need the admin credential (peer policy)
+  // For a verb that changes state: the forms of it that only read ("plugin NAME"), if any.
+  std::function<bool(const Request&)> read_only_form = nullptr;
   std::vector<FieldSpec> fields;    // besides cmd, argv and json (names must be string literals)
   std::string owner;                // the module that registered it
   std::function<Reply(const Request&)> handler;

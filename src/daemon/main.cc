@@ -10,10 +10,12 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "config/loader.h"
+#include "control/metrics_http.h"
 #include "control/peer.h"
 #include "control/server.h"
 #include "daemon/control_handler.h"
@@ -132,27 +134,36 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   for (const auto& spec : builtin_modules()) daemon.add_module(spec.create(ctx));
   // The socket is bound once; moving it needs a restart (said, not ignored).
   daemon.add_guard([](const Config& cur, const Config& next, const ConfigDiff&) -> Result<void> {
-    if (next.daemon.socket != cur.daemon.socket || next.daemon.socket_group != cur.daemon.socket_group)
-      return make_error("daemon.socket and daemon.socket_group cannot change while uplinkd runs (listening on " +
-                        cur.daemon.socket + "); restart uplinkd to move the control socket");
+    const DaemonConfig &c = cur.daemon, &n = next.daemon;
+    if (n.socket != c.socket || n.socket_group != c.socket_group || n.admin_group != c.admin_group)
+      return make_error("daemon.socket, daemon.socket_group and daemon.admin_group cannot change while uplinkd runs "
+                        "(listening on " + c.socket + "); restart uplinkd to apply them");
+    if (n.metrics_listen != c.metrics_listen)
+      return make_error("daemon.metrics_listen cannot change while uplinkd runs (now '" + c.metrics_listen +
+                        "'); restart uplinkd to apply it");
     return {};
   });
-  std::optional<gid_t> group;
-  if (!daemon.config().daemon.socket_group.empty()) {
-    auto g = control::lookup_group(daemon.config().daemon.socket_group);
+  std::optional<gid_t> group, admin_group;
+  for (auto [name, key, out] : {std::tuple{&daemon.config().daemon.socket_group, "daemon.socket_group", &group},
+                                std::tuple{&daemon.config().daemon.admin_group, "daemon.admin_group", &admin_group}}) {
+    if (name->empty()) continue;
+    auto g = control::lookup_group(*name, key);
     if (!g) {
       log->critical("{}; not starting", g.error().message);
       return 1;
     }
-    group = *g;
+    *out = *g;
   }
   // Without socket_group the socket file belongs to our primary group:
-  // members of it pass the file mode, so they pass the credential check too.
-  control::GroupPeerPolicy peers(::geteuid(), group ? *group : ::getegid());
+  // members of it pass the file mode, so they pass the credential check too
+  // (as readers: changes need root or daemon.admin_group).
+  control::GroupPeerPolicy peers(::geteuid(), group ? *group : ::getegid(), admin_group);
   ControlHandler handler(daemon);
   control::ServerOptions opts;
   opts.path = daemon.config().daemon.socket;
-  opts.group = group;
+  // The socket file's group: socket_group, else admin_group (a reader must
+  // pass the file mode before its credentials are checked).
+  opts.group = group ? group : admin_group;
   opts.verbs = &daemon.verbs();
   control::ControlServer server(io, time, handler, peers, opts);
   handler.set_metrics_extra([&server] {
@@ -168,8 +179,28 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
     log->critical("{}; not starting", r.error().message);
     return 1;
   }
+  // The optional scrape endpoint: bound before the kernel is touched, so a
+  // port in use stops the start with nothing programmed.
+  std::unique_ptr<control::MetricsHttpServer> metrics_http;
+  if (const std::string& listen = daemon.config().daemon.metrics_listen; !listen.empty()) {
+    control::MetricsHttpOptions mo;
+    mo.listen = *ListenAddress::parse(listen);  // the loader checked it
+    metrics_http = std::make_unique<control::MetricsHttpServer>(
+        io, time,
+        [&] {
+          control::Request r{"metrics", control::Json{{"cmd", "metrics"}}, false};
+          return handler.handle(r).result.value("text", std::string());
+        },
+        mo);
+    if (auto r = metrics_http->start(); !r) {
+      log->critical("{}; not starting", r.error().message);
+      server.stop();
+      return 1;
+    }
+  }
   if (auto r = daemon.start(); !r) {
     log->critical("start failed: {}; not starting", r.error().message);
+    if (metrics_http) metrics_http->stop();
     server.stop();
     daemon.stop();  // whatever a module did program is removed again
     return 1;
@@ -190,6 +221,7 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
       }
       log->info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       notifier.stopping();
+      if (metrics_http) metrics_http->stop();
       server.stop();
       daemon.stop();
       io.stop();
@@ -219,6 +251,15 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
 
 int main(int argc, char** argv) {
   CLI::App app{"uplinkd: multi-WAN failover controller"};
+  app.footer(
+      "Signals: SIGHUP re-reads the file and applies it atomically (a bad file is refused, the\n"
+      "running state stays); SIGTERM/SIGINT stop: uplinkd's routes, rules and nftables table go,\n"
+      "except the private-traffic guard with daemon.fail_closed = true.\n"
+      "Under systemd (Type=notify): READY=1 once the control socket listens; WATCHDOG=1 from the\n"
+      "event loop every WatchdogSec/2, so a stuck loop is restarted and a busy one is not.\n"
+      "Files: /etc/uplinkd/uplinkd.toml (packaged configuration), daemon.socket\n"
+      "(/run/uplinkd/control.sock, for uplinkctl), daemon.state_dir (/var/lib/uplinkd).\n"
+      "Exit status: 0 stopped cleanly / file ok; 1 bad configuration or cannot start; 2 usage.");
   std::string config_file, check_file, log_level;
   bool version = false;
   auto* cfg = app.add_option("--config", config_file, "configuration file (TOML)");

@@ -69,6 +69,11 @@ PluginsModule::PluginsModule(ModuleContext& ctx)
                "plugin NAME model rollback",
       .help = "one plugin: show, restart, install or roll back its model",
       .changes_state = true,
+      // "plugin NAME" only shows: the socket group may read it.
+      .read_only_form = [](const control::Request& r) {
+        auto argv = r.args.find("argv");
+        return argv == r.args.end() || !argv->is_array() || argv->size() <= 1;
+      },
       .fields = {},
       .owner = kOwner,
       .handler = [this](const control::Request& r) { return plugin_verb(r); }});

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "common/log.h"
 #include "common/units.h"
@@ -22,6 +24,21 @@ auto log() {
 }
 
 using Json = nlohmann::json;
+
+// Nesting depth of a value (a scalar is 0), without recursion and stopping
+// past `limit`: dump() recurses once per level, and a line of brackets within
+// the line limit (2 * max_message) overflowed the stack.
+size_t depth_over(const Json& v, size_t limit) {
+  std::vector<std::pair<const Json*, size_t>> todo{{&v, 0}};
+  while (!todo.empty()) {
+    auto [j, depth] = todo.back();
+    todo.pop_back();
+    if (!j->is_structured()) continue;
+    if (depth + 1 > limit) return depth + 1;
+    for (const auto& child : *j) todo.emplace_back(&child, depth + 1);
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -42,6 +59,8 @@ Result<Message> parse_ingest_line(std::string_view line, uint64_t max_message) {
         return make_error("\"topic\" must not contain wildcards (+ #)");
     } else if (key == "payload") {
       has_payload = true;
+      if (depth_over(value, kMaxPayloadDepth) > kMaxPayloadDepth)
+        return make_error("\"payload\" nested deeper than " + std::to_string(kMaxPayloadDepth) + " levels");
       m.payload = value.is_string() ? value.get<std::string>() : value.dump();
     } else if (key == "ttl") {
       if (!value.is_string()) return make_error("\"ttl\" must be a duration string (\"10m\")");

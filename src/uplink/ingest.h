@@ -22,6 +22,10 @@
 
 namespace uplink {
 
+// A JSON payload nested deeper than this is refused (its text is made with a
+// recursive dump; telemetry is a few levels deep).
+inline constexpr size_t kMaxPayloadDepth = 64;
+
 // Parses one request line (without its newline). max_message bounds payload + topic.
 Result<Message> parse_ingest_line(std::string_view line, uint64_t max_message);
 std::string ingest_reply(const Result<uint64_t>& r);  // one line with '\n'

@@ -37,6 +37,29 @@ TEST(IngestLine, ParsesAndRefusesWithAReason) {
   EXPECT_EQ(err(R"({"payload":"0123456789"})", 5), "message of 10 bytes refused: over max_message (5 bytes)");
 }
 
+// A payload of nested brackets within the server's line limit (2 * max_message
+// + 4 KiB) overflowed the stack in dump(): now refused before it is dumped.
+TEST(IngestLine, DeeplyNestedPayloadIsRefusedNotACrash) {
+  auto nested = [](size_t depth, char open, char close) {
+    return "{\"payload\":" + std::string(depth, open) + std::string(depth, close) + "}";
+  };
+  const uint64_t max = 256 << 10;  // the default max_message
+  auto m = parse_ingest_line(nested(200000, '[', ']'), max);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message, "\"payload\" nested deeper than 64 levels");
+  m = parse_ingest_line(nested(kMaxPayloadDepth + 1, '[', ']'), max);
+  EXPECT_FALSE(m.ok());
+  m = parse_ingest_line(nested(kMaxPayloadDepth, '[', ']'), max);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->payload, std::string(kMaxPayloadDepth, '[') + std::string(kMaxPayloadDepth, ']'));
+  std::string objects = R"({"payload":)";
+  for (size_t i = 0; i < kMaxPayloadDepth + 1; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(kMaxPayloadDepth + 1, '}') + "}";
+  EXPECT_FALSE(parse_ingest_line(objects, max).ok());
+  // A string payload is sent as is, whatever brackets it holds.
+  EXPECT_TRUE(parse_ingest_line("{\"payload\":\"" + std::string(1000, '[') + "\"}", max).ok());
+}
+
 TEST(IngestFramer, SkipsAnOverlongLineAndStaysInStep) {
   IngestFramer f(8);
   f.feed("short\n0123456789abcdef");

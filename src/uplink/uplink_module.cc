@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "config/section.h"
+#include "uplink/tb_rpc.h"
 
 namespace uplink {
 
@@ -15,8 +16,6 @@ namespace {
 constexpr const char* kOwner = "uplink";
 constexpr const char* kTbTelemetry = "v1/devices/me/telemetry";
 constexpr const char* kTbAttributes = "v1/devices/me/attributes";
-constexpr const char* kTbRpcRequest = "v1/devices/me/rpc/request/";
-constexpr const char* kTbRpcResponse = "v1/devices/me/rpc/response/";
 
 auto log() {
   static auto l = get_logger("uplink");
@@ -199,7 +198,7 @@ void UplinkModule::wire_session() {
   session_->on_connected = [this] {
     publish_event("broker_connected", "");
     if (cfg_ && cfg_->platform == Platform::thingsboard) {
-      auto r = session_->subscribe(std::string(kTbRpcRequest) + "+");
+      auto r = session_->subscribe(std::string(kTbRpcRequestPrefix) + "+");
       if (!r.ok()) log()->warn("uplink: cannot subscribe to RPC requests: {}", r.error().message);
     }
     if (dispatcher_) dispatcher_->connected();
@@ -267,21 +266,20 @@ void UplinkModule::send_telemetry() {
 
 void UplinkModule::on_rpc(const std::string& topic, const std::string& payload) {
   if (!cfg_ || cfg_->platform != Platform::thingsboard || !session_) return;
-  const std::string prefix = kTbRpcRequest;
-  if (topic.rfind(prefix, 0) != 0) return;
-  std::string id = topic.substr(prefix.size());
+  auto id = tb_rpc_id(topic);
+  if (!id) return;
   auto answer = [&](const nlohmann::json& j) {
-    auto r = session_->publish_raw(kTbRpcResponse + id, j.dump());
-    if (!r.ok()) log()->warn("uplink: RPC {} answer not sent: {}", id, r.error().message);
+    auto r = session_->publish_raw(std::string(kTbRpcResponsePrefix) + *id, j.dump());
+    if (!r.ok()) log()->warn("uplink: RPC {} answer not sent: {}", *id, r.error().message);
   };
-  auto req = nlohmann::json::parse(payload, nullptr, false);
-  if (req.is_discarded() || !req.is_object() || !req.contains("method") || !req["method"].is_string()) {
+  auto req = parse_tb_rpc(topic, payload);
+  if (!req.ok()) {
     ++rpc_refused_;
-    answer({{"error", "malformed RPC request"}});
+    answer({{"error", req.error().message}});
     return;
   }
-  std::string method = req["method"];
-  const nlohmann::json params = req.value("params", nlohmann::json());
+  const std::string& method = req->method;
+  const nlohmann::json& params = req->params;
   if (std::find(cfg_->rpc_methods.begin(), cfg_->rpc_methods.end(), method) == cfg_->rpc_methods.end()) {
     ++rpc_refused_;
     log()->warn("uplink: RPC '{}' refused: not in uplink.rpc_methods", method);
