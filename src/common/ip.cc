@@ -70,35 +70,33 @@ bool IpPrefix::contains(const IpAddress& a) const {
 
 std::string IpPrefix::to_string() const { return addr.to_string() + "/" + std::to_string(length); }
 
-Result<ListenAddress> ListenAddress::parse(std::string_view text) {
-  auto bad = [&](const std::string& why) {
-    return make_error("'" + std::string(text) + "' is not IP:PORT (" + why + "; e.g. \"127.0.0.1:9109\" or \"[::1]:9109\")");
-  };
+Result<IpEndpoint> IpEndpoint::parse(std::string_view text) {
   std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
+  bool bracketed = !text.empty() && text.front() == '[';
+  if (bracketed) {
     auto close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return bad("an IPv6 address goes in brackets, then :PORT");
+      return make_error("is not [ipv6]:port");
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("no port");
+    if (colon == std::string_view::npos) return make_error("has no port");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad("an IPv6 address goes in brackets");
+    if (host.find(':') != std::string_view::npos) return make_error("has an IPv6 address without brackets");
   }
   auto addr = IpAddress::parse(host);
-  if (!addr) return bad("'" + std::string(host) + "' is not an IP address");
-  if (text.front() == '[' && !addr->is_v6()) return bad("brackets are for IPv6 addresses");
+  if (!addr) return make_error("is not a numeric address");
+  if (bracketed && !addr->is_v6()) return make_error("has an IPv4 address in brackets");
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535)
-    return bad("port must be 1-65535");
-  return ListenAddress{*addr, static_cast<uint16_t>(value)};
+    return make_error("has no valid port (1-65535)");
+  return IpEndpoint{*addr, static_cast<uint16_t>(value)};
 }
 
-std::string ListenAddress::to_string() const {
+std::string IpEndpoint::to_string() const {
   return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(port);
 }
 

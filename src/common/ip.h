@@ -35,12 +35,14 @@ struct IpPrefix {
   auto operator<=>(const IpPrefix&) const = default;
 };
 
-// A socket address to listen on: "127.0.0.1:9109" or "[::1]:9109" (port 1-65535).
-struct ListenAddress {
+// A numeric socket address: "127.0.0.1:9109" or "[::1]:9109" (port 1-65535;
+// no host names). A parse error says what is wrong in a phrase that follows
+// the text ("has no port"), for the caller to frame.
+struct IpEndpoint {
   IpAddress addr;
   uint16_t port = 0;
 
-  static Result<ListenAddress> parse(std::string_view text);
+  static Result<IpEndpoint> parse(std::string_view text);
   std::string to_string() const;
 };
 

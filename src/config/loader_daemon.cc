@@ -19,7 +19,8 @@ void Loader::load_daemon(const toml::table& t, DaemonConfig& d) {
   read_key(t, "admin_group", [&](const toml::node& n) { d.admin_group = get_string(n, w("admin_group")); });
   read_key(t, "metrics_listen", [&](const toml::node& n) {
     std::string text = get_string(n, w("metrics_listen"));
-    if (auto ep = ListenAddress::parse(text); !ep) fail(n, w("metrics_listen"), ep.error().message);
+    if (auto ep = IpEndpoint::parse(text); !ep)
+      fail(n, w("metrics_listen"), "'" + text + "' " + ep.error().message + " (IP:PORT, e.g. \"127.0.0.1:9109\")");
     d.metrics_listen = text;
   });
   read_key(t, "state_dir", [&](const toml::node& n) { d.state_dir = get_path(n, w("state_dir")); });

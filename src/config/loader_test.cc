@@ -275,10 +275,9 @@ const BadCase kBadCases[] = {
     {"invalid_link_name", "[links.\"wan 1\"]\ninterface = \"eth1\"\n", 1, 8,
      "links.wan 1: invalid link name (1..32 letters, digits, '_' or '-')"},
     {"metrics_listen_without_port", "[daemon]\nmetrics_listen = \"127.0.0.1\"\n", 2, 18,
-     "daemon.metrics_listen: '127.0.0.1' is not IP:PORT (no port; e.g. \"127.0.0.1:9109\" or \"[::1]:9109\")"},
+     "daemon.metrics_listen: '127.0.0.1' has no port (IP:PORT, e.g. \"127.0.0.1:9109\")"},
     {"metrics_listen_hostname", "[daemon]\nmetrics_listen = \"localhost:9109\"\n", 2, 18,
-     "daemon.metrics_listen: 'localhost:9109' is not IP:PORT ('localhost' is not an IP address; e.g. "
-     "\"127.0.0.1:9109\" or \"[::1]:9109\")"},
+     "daemon.metrics_listen: 'localhost:9109' is not a numeric address (IP:PORT, e.g. \"127.0.0.1:9109\")"},
     {"admin_group_not_a_string", "[daemon]\nadmin_group = 0\n", 2, 15, "daemon.admin_group: expected a string, got an integer"},
 };
 

@@ -195,7 +195,7 @@ Result<void> MetricsHttpServer::start() {
   port_ = a.local_endpoint(ec).port();
   running_ = true;
   accept();
-  ListenAddress bound = opts_.listen;
+  IpEndpoint bound = opts_.listen;
   bound.port = port_;
   logger()->info("metrics over HTTP on http://{}/metrics", bound.to_string());
   return {};

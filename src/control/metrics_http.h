@@ -40,7 +40,7 @@ Result<HttpRequestLine> parse_http_request_head(std::string_view head);
 std::string http_response_for(const HttpRequestLine& req, const std::function<std::string()>& metrics);
 
 struct MetricsHttpOptions {
-  ListenAddress listen;              // port 0 binds an ephemeral port (tests)
+  IpEndpoint listen;              // port 0 binds an ephemeral port (tests)
   Duration read_timeout = 5s;        // to deliver the request head
   size_t max_connections = 8;
 };

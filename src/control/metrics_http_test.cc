@@ -90,7 +90,7 @@ class MetricsHttpTest : public ::testing::Test {
  protected:
   void start(size_t max_connections = 8) {
     MetricsHttpOptions o;
-    o.listen = *ListenAddress::parse("127.0.0.1:1");
+    o.listen = *IpEndpoint::parse("127.0.0.1:1");
     o.listen.port = 0;  // ephemeral
     o.max_connections = max_connections;
     server_ = std::make_unique<MetricsHttpServer>(io_, time_, [] { return std::string("uplink_links 3\n"); }, o);
@@ -182,7 +182,7 @@ TEST_F(MetricsHttpTest, ConnectionsAboveTheLimitAreClosedAtOnce) {
 TEST_F(MetricsHttpTest, AnAddressInUseIsAnErrorNamingIt) {
   start();
   MetricsHttpOptions o;
-  o.listen = *ListenAddress::parse("127.0.0.1:1");
+  o.listen = *IpEndpoint::parse("127.0.0.1:1");
   o.listen.port = server_->port();
   MetricsHttpServer again(io_, time_, [] { return std::string(); }, o);
   auto r = again.start();

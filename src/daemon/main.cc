@@ -184,7 +184,7 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   std::unique_ptr<control::MetricsHttpServer> metrics_http;
   if (const std::string& listen = daemon.config().daemon.metrics_listen; !listen.empty()) {
     control::MetricsHttpOptions mo;
-    mo.listen = *ListenAddress::parse(listen);  // the loader checked it
+    mo.listen = *IpEndpoint::parse(listen);  // the loader checked it
     metrics_http = std::make_unique<control::MetricsHttpServer>(
         io, time,
         [&] {

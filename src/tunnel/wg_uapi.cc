@@ -116,29 +116,11 @@ std::string WgEndpoint::to_string() const {
 }
 
 Result<WgEndpoint> parse_wg_endpoint(std::string_view text) {
-  auto bad = [&](const std::string& why) {
-    return make_error("endpoint '" + std::string(text) + "' " + why + " (numeric ip:port or [ipv6]:port only)");
-  };
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return bad("is not [ipv6]:port");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("has no port");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad("has an IPv6 address without brackets");
-  }
-  auto addr = IpAddress::parse(host);
-  if (!addr) return bad("is not a numeric address");
-  if (!text.empty() && text.front() == '[' && !addr->is_v6()) return bad("has an IPv4 address in brackets");
-  auto p = parse_number<uint32_t>(port);
-  if (!p || *p == 0 || *p > 65535) return bad("has no valid port (1-65535)");
-  return WgEndpoint{*addr, static_cast<uint16_t>(*p)};
+  auto ep = IpEndpoint::parse(text);
+  if (!ep)
+    return make_error("endpoint '" + std::string(text) + "' " + ep.error().message +
+                      " (numeric ip:port or [ipv6]:port only)");
+  return WgEndpoint{ep->addr, ep->port};
 }
 
 namespace {
