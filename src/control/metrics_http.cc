@@ -165,7 +165,7 @@ class MetricsHttpServer::Connection : public std::enable_shared_from_this<Connec
 
 MetricsHttpServer::MetricsHttpServer(asio::io_context& io, TimeSource& time, std::function<std::string()> metrics,
                                      MetricsHttpOptions options)
-    : io_(io), time_(time), metrics_(std::move(metrics)), opts_(std::move(options)),
+    : time_(time), metrics_(std::move(metrics)), opts_(std::move(options)),
       acceptor_(std::make_unique<Acceptor>(io)), retry_(time.make_timer()) {}
 
 MetricsHttpServer::~MetricsHttpServer() {

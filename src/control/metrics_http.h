@@ -66,7 +66,6 @@ class MetricsHttpServer {
   friend class Connection;
   void accept();
 
-  boost::asio::io_context& io_;
   TimeSource& time_;
   std::function<std::string()> metrics_;
   MetricsHttpOptions opts_;
