@@ -28,17 +28,7 @@ if [ "$ARCH" != "$NATIVE" ] && [ "$ARCH" != arm64 ]; then
   exit 2
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-# dpkg-shlibdeps (dpkg-dev) computes the library dependencies; cpack needs file(1).
-need=()
-for p in dpkg-dev file; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+scripts/setup-deps.sh >/dev/null  # dpkg-dev (dpkg-shlibdeps) and file(1) for cpack among them
 
 TARGETS=(uplinkd uplinkctl uplink-plugin-host uplink-anomaly uplink_anomaly_plugin)
 if [ -n "$FROM" ]; then
@@ -47,7 +37,6 @@ if [ -n "$FROM" ]; then
   ninja -C "$BUILD" "${TARGETS[@]}" >/dev/null  # re-runs cmake if a CMakeLists.txt changed
   [ -f "$BUILD/CPackConfig.cmake" ] || { echo "package.sh: $BUILD has no CPack configuration" >&2; exit 1; }
 elif [ "$ARCH" = "$NATIVE" ]; then
-  scripts/setup-deps.sh
   BUILD=build-pkg
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUPLINK_OPT_LEVEL=2 >/dev/null
   ninja -C "$BUILD" "${TARGETS[@]}"

@@ -8,6 +8,8 @@ set -euo pipefail
 PKGS=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
+  # scripts/package.sh: dpkg-shlibdeps (the package's Depends), file(1) for cpack
+  dpkg-dev file
   # libraries (see README "Dependencies" for why each one)
   libboost-dev libboost-system-dev
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev

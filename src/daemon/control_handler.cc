@@ -99,6 +99,8 @@ const RuleConfig* find_rule(const Config& c, const std::string& name) {
 
 }  // namespace
 
+std::string ControlHandler::metrics() const { return metrics_text(daemon_, metrics_extra_ ? metrics_extra_() : ""); }
+
 Reply ControlHandler::handle(const Request& req) {
   const std::string& cmd = req.cmd;
   const std::string name = req.str("name");
@@ -150,7 +152,7 @@ Reply ControlHandler::handle(const Request& req) {
     return Reply::success(arr);
   }
   if (cmd == "metrics") {
-    return Reply::success(Json{{"text", metrics_text(daemon_, metrics_extra_ ? metrics_extra_() : "")}});
+    return Reply::success(Json{{"text", metrics()}});
   }
   if (cmd == "verbs") {
     Json arr = Json::array();

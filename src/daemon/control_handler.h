@@ -16,6 +16,8 @@ class ControlHandler final : public control::RequestHandler {
 
   // Extra metric lines gathered outside the daemon core (e.g. connections).
   void set_metrics_extra(std::function<std::string()> fn) { metrics_extra_ = std::move(fn); }
+  // The Prometheus text `metrics` answers (also served by daemon.metrics_listen).
+  std::string metrics() const;
 
  private:
   control::Reply link_show(const control::Request& req);

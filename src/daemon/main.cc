@@ -185,13 +185,7 @@ int run_daemon(const std::string& file, const std::optional<std::string>& log_le
   if (const std::string& listen = daemon.config().daemon.metrics_listen; !listen.empty()) {
     control::MetricsHttpOptions mo;
     mo.listen = *IpEndpoint::parse(listen);  // the loader checked it
-    metrics_http = std::make_unique<control::MetricsHttpServer>(
-        io, time,
-        [&] {
-          control::Request r{"metrics", control::Json{{"cmd", "metrics"}}, false};
-          return handler.handle(r).result.value("text", std::string());
-        },
-        mo);
+    metrics_http = std::make_unique<control::MetricsHttpServer>(io, time, [&] { return handler.metrics(); }, mo);
     if (auto r = metrics_http->start(); !r) {
       log->critical("{}; not starting", r.error().message);
       server.stop();
